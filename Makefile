@@ -1,0 +1,47 @@
+# Two commands matter: `make run` (serve the app locally) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export STORAGE_TYPE ?= memory
+
+.PHONY: run test lint check pytest venv node bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node: node_modules/.installed
+
+## run: set everything up and serve on http://$(HOST):$(PORT) (memory backend, SQLite)
+run: venv
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input --verbosity 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+
+## lint: ruff check and format check
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## check: Django's system checks and migrations
+check: venv
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+
+pytest: venv node
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## test: every check CI runs
+test: lint check pytest
+
+clean:
+	rm -rf $(VENV) node_modules db.sqlite3 staticfiles

@@ -1,0 +1,143 @@
+"""What the three aggregates share: the base value class and small validators.
+
+Plain Python only (no Django, DRF or PynamoDB), like the apps' ``domain.py`` modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import ipaddress
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from hostfactory.errors import DomainValidationError, InvalidTransition
+
+TEMPLATE_ID_RULE = "must be 1-64 characters of A-Z a-z 0-9 _ -"
+TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fail(field: str, rule: str) -> None:
+    raise DomainValidationError(field, rule)
+
+
+def check_type(field: str, value: Any, kind: type | tuple, name: str) -> None:
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        fail(field, f"must be {name}, got {type(value).__name__} {value!r}")
+
+
+def _as_tuple(kind: type | tuple) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def check_int_range(field: str, value: Any, low: int, high: int, extra: str = "") -> None:
+    check_type(field, value, int, "an integer")
+    if not low <= value <= high:
+        fail(field, f"must be {extra}{low}..{high}, got {value}")
+
+
+def check_template_id(field: str, value: Any) -> None:
+    if not isinstance(value, str) or not TEMPLATE_ID_RE.match(value):
+        fail(field, f"{TEMPLATE_ID_RULE}, got {value!r}")
+
+
+def check_datetime(field: str, value: Any, required: bool = False) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        fail(field, f"must be an aware datetime (UTC), got {value!r}")
+
+
+def check_ip(field: str, value: Any) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        fail(field, f"must be a valid IPv4 or IPv6 address, got {value!r}")
+
+
+def check_str_dict(field: str, value: Any) -> None:
+    check_type(field, value, dict, "an object of string to string")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            fail(field, f"must map strings to strings, got {key!r}: {item!r}")
+
+
+def parse_enum(enum: type[StrEnum], field: str, value: Any) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        fail(field, f"must be one of {allowed}, got {value!r}")
+
+
+class StatusMachine:
+    """A transition table. A status to itself is always an allowed no-op."""
+
+    def __init__(self, kind: str, table: dict[StrEnum, set[StrEnum]]):
+        self.kind = kind
+        self.table = table
+
+    def allowed(self, current: StrEnum) -> set[StrEnum]:
+        return {current, *self.table[current]}
+
+    def sources(self, target: StrEnum) -> set[StrEnum]:
+        """Every status from which ``target`` may be reached (used for atomic updates)."""
+        return {status for status in self.table if target in self.allowed(status)}
+
+    def check(self, entity_id: str, current: StrEnum, target: StrEnum) -> None:
+        if target not in self.allowed(current):
+            moves = {status.value for status in self.table[current]}
+            raise InvalidTransition(self.kind, entity_id, current.value, target.value, moves)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Aggregate:
+    """An immutable, self-validating value. Change it with ``replace`` (a new copy)."""
+
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    id_field: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        check_int_range("version", self.version, 0, 2**62)
+        check_datetime("created_at", self.created_at)
+        check_datetime("updated_at", self.updated_at)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check and normalise the aggregate's own fields (subclasses)."""
+
+    def normalise(self, field: str, value: Any) -> None:
+        object.__setattr__(self, field, value)
+
+    @property
+    def id(self) -> str:
+        return getattr(self, self.id_field)
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+    def stamped(self, now: datetime) -> Self:
+        """The copy a repository stores: timestamps set, version still the caller's."""
+        return self.replace(created_at=self.created_at or now, updated_at=now)
+
+
+def detached(entity: Aggregate) -> Aggregate:
+    """A copy whose dict fields are private, so no caller can change stored data in place."""
+    clone = copy.copy(entity)
+    for field in dataclasses.fields(entity):
+        value = getattr(entity, field.name)
+        if isinstance(value, dict):
+            object.__setattr__(clone, field.name, copy.deepcopy(value))
+    return clone

@@ -1,0 +1,65 @@
+"""Errors shared by the domain, the repositories and every edge (API, admin, commands).
+
+Plain Python, no framework imports, so the domain modules can raise them. Each error carries
+a stable ``code`` that the REST API puts in its JSON bodies.
+"""
+
+
+class HostFactoryError(Exception):
+    """Base of every error this service raises on purpose."""
+
+    code = "error"
+
+
+class DomainValidationError(HostFactoryError, ValueError):
+    """An aggregate would be invalid. The message names the field and the rule."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, rule: str):
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class InvalidTransition(HostFactoryError):
+    """A status move that the aggregate's status machine does not allow."""
+
+    code = "invalid_transition"
+
+    def __init__(self, kind: str, entity_id: str, current: str, target: str, allowed):
+        self.current = current
+        self.target = target
+        self.allowed = sorted(allowed)
+        allowed_text = ", ".join(self.allowed) or "none (terminal status)"
+        super().__init__(
+            f"{kind} {entity_id}: cannot move from {current!r} to {target!r}; allowed from {current!r}: {allowed_text}"
+        )
+
+
+class StorageError(HostFactoryError):
+    """Base of the repository errors."""
+
+    code = "storage_error"
+
+
+class InvalidFilter(StorageError, ValueError):
+    """Unknown filter key, bad filter value, or a cursor that we did not issue."""
+
+    code = "invalid_filter"
+
+
+class InvalidCursor(InvalidFilter):
+    code = "invalid_cursor"
+
+
+class VersionConflict(StorageError):
+    """A stale save, or a create of an id that already exists."""
+
+    code = "version_conflict"
+
+
+class StorageUnavailable(StorageError):
+    """The backend cannot be reached, or throttled us past the retries."""
+
+    code = "storage_unavailable"

@@ -1,0 +1,51 @@
+"""Storage settings: read from the environment by settings.py, checked at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STORAGE_TYPES = ("memory", "dynamodb")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    type: str = "memory"
+    region: str = "us-east-1"
+    profile: str | None = None
+    host: str | None = None
+    tables: dict[str, str] = field(
+        default_factory=lambda: {"templates": "templates", "requests": "requests", "machines": "machines"}
+    )
+    templates_file: str | None = None
+
+    @classmethod
+    def from_settings(cls, data: dict) -> StorageConfig:
+        tables = {**cls().tables, **(data.get("tables") or {})}
+        return cls(
+            type=data.get("type", "memory"),
+            region=data.get("region") or "us-east-1",
+            profile=data.get("profile") or None,
+            host=data.get("host") or None,
+            tables=tables,
+            templates_file=data.get("templates_file") or None,
+        )
+
+    def problem(self) -> str | None:
+        """Why this configuration cannot work, or None."""
+        if self.type not in STORAGE_TYPES:
+            return f"Unsupported storage type: {self.type} (STORAGE_TYPE must be one of {', '.join(STORAGE_TYPES)})"
+        empty = [name for name, table in self.tables.items() if not table]
+        if self.type == "dynamodb" and empty:
+            return f"DynamoDB table names must not be empty: {', '.join(empty)}"
+        return None
+
+    @property
+    def key(self) -> tuple:
+        return (
+            self.type,
+            self.region,
+            self.profile,
+            self.host,
+            tuple(sorted(self.tables.items())),
+            self.templates_file,
+        )

@@ -1,0 +1,153 @@
+"""The Machine aggregate: one host launched for an acquire request."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from hostfactory.domain import (
+    UUID_RE,
+    Aggregate,
+    StatusMachine,
+    check_datetime,
+    check_ip,
+    check_str_dict,
+    check_template_id,
+    check_type,
+    fail,
+    parse_enum,
+)
+
+MACHINE_ID_RE = re.compile(r"^\S{1,255}$")
+ACQUIRE_ID_RE = re.compile(rf"^req-{UUID_RE}$")
+RETURN_ID_RE = re.compile(rf"^ret-{UUID_RE}$")
+MACHINE_PRICE_TYPES = ("ondemand", "spot")
+
+
+class MachineStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    RETURNED = "returned"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+S = MachineStatus
+_EVERY = set(MachineStatus)
+MACHINE_TRANSITIONS = StatusMachine(
+    "machine",
+    {
+        S.PENDING: {S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.FAILED, S.UNKNOWN},
+        S.RUNNING: {S.STOPPING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
+        S.STOPPING: {S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
+        S.STOPPED: {S.PENDING, S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
+        S.SHUTTING_DOWN: {S.TERMINATED, S.UNKNOWN},
+        S.TERMINATED: {S.RETURNED, S.UNKNOWN},
+        S.FAILED: {S.RETURNED, S.TERMINATED, S.UNKNOWN},
+        S.RETURNED: set(),
+        S.UNKNOWN: _EVERY - {S.UNKNOWN},
+    },
+)
+
+# Host Factory result of a machine in an acquire request (domain.md).
+GONE_STATUSES = frozenset({S.STOPPING, S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.RETURNED, S.FAILED})
+# A return is done once the host is gone.
+RETURN_DONE_STATUSES = frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+# Terminated outside Host Factory: reported by getReturnRequests when no return holds it.
+LOST_STATUSES = frozenset({S.TERMINATED, S.STOPPED, S.FAILED})
+LIVE_STATUSES = frozenset(MachineStatus) - frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+
+
+class HFResult(StrEnum):
+    SUCCEED = "succeed"
+    EXECUTING = "executing"
+    FAIL = "fail"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Machine(Aggregate):
+    machine_id: str
+    request_id: str
+    template_id: str
+    name: str = ""
+    return_request_id: str | None = None
+    status: MachineStatus = MachineStatus.PENDING
+    status_reason: str = ""
+    private_ip_address: str | None = None
+    public_ip_address: str | None = None
+    instance_type: str | None = None
+    price_type: str | None = None
+    launch_time: datetime | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    reclaim_at: datetime | None = None
+
+    id_field = "machine_id"
+
+    def validate(self) -> None:
+        if not isinstance(self.machine_id, str) or not MACHINE_ID_RE.match(self.machine_id):
+            fail("machine_id", f"must be 1-255 characters without whitespace, got {self.machine_id!r}")
+        if not isinstance(self.request_id, str) or not ACQUIRE_ID_RE.match(self.request_id):
+            fail("request_id", f"must be an acquire request id req-<uuid4>, got {self.request_id!r}")
+        if self.return_request_id is not None and not RETURN_ID_RE.match(str(self.return_request_id)):
+            fail(
+                "return_request_id", f"must be a return request id ret-<uuid4> or null, got {self.return_request_id!r}"
+            )
+        check_template_id("template_id", self.template_id)
+        check_type("name", self.name, str, "a string")
+        self.normalise("status", parse_enum(MachineStatus, "status", self.status))
+        check_type("status_reason", self.status_reason, str, "a string")
+        if self.status == S.FAILED and not self.status_reason.strip():
+            fail("status_reason", "is required when status is failed")
+        check_ip("private_ip_address", self.private_ip_address)
+        check_ip("public_ip_address", self.public_ip_address)
+        if self.instance_type is not None:
+            check_type("instance_type", self.instance_type, str, "a string or null")
+        if self.price_type is not None and self.price_type not in MACHINE_PRICE_TYPES:
+            fail("price_type", f"must be one of {', '.join(MACHINE_PRICE_TYPES)} or null, got {self.price_type!r}")
+        check_datetime("launch_time", self.launch_time)
+        check_datetime("reclaim_at", self.reclaim_at)
+        check_str_dict("tags", self.tags)
+
+    def with_status(self, status: MachineStatus | str, reason: str | None = None) -> Machine:
+        """A copy in ``status``; raises InvalidTransition for a move the table forbids."""
+        target = parse_enum(MachineStatus, "status", status)
+        MACHINE_TRANSITIONS.check(self.machine_id, self.status, target)
+        return self.replace(status=target, status_reason=self.status_reason if reason is None else reason)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+def hf_machine_status(status: MachineStatus) -> str:
+    """The cloud state Host Factory is told: returned and failed hosts are terminated."""
+    if status in (S.RETURNED, S.FAILED):
+        return S.TERMINATED.value
+    return status.value
+
+
+def hf_acquire_result(machine: Machine) -> HFResult:
+    if machine.status in GONE_STATUSES:
+        return HFResult.FAIL
+    if machine.status == S.RUNNING and machine.name and machine.private_ip_address:
+        return HFResult.SUCCEED
+    return HFResult.EXECUTING
+
+
+def hf_return_result(machine: Machine, return_is_terminal: bool) -> HFResult:
+    if machine.status in RETURN_DONE_STATUSES:
+        return HFResult.SUCCEED
+    return HFResult.FAIL if return_is_terminal else HFResult.EXECUTING
+
+
+def hf_machine_message(machine: Machine, result: HFResult) -> str:
+    """Non-empty for a ``fail`` result, as Host Factory shows it to the administrator."""
+    if result != HFResult.FAIL:
+        return machine.status_reason
+    return machine.status_reason or f"Machine {machine.machine_id} is {machine.status.value}."

@@ -1,0 +1,111 @@
+"""Template services: loading and exporting Host Factory templates files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hostfactory.errors import DomainValidationError, HostFactoryError
+from templates_app.domain import Template
+
+if TYPE_CHECKING:
+    from hostfactory.storage import Repositories
+
+
+class TemplateFileError(HostFactoryError):
+    """A templates file that cannot be read or holds an invalid template."""
+
+    code = "invalid_templates_file"
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.deleted)} deleted"
+        )
+
+
+def templates_parse(data: Any, source: str = "templates file") -> list[Template]:
+    """Every template of a ``{"templates": [...]}`` document, all validated, or an error
+    naming the first bad template (by position and id) and field."""
+    if not isinstance(data, dict) or not isinstance(data.get("templates"), list):
+        raise TemplateFileError(f'{source}: must be an object with a "templates" list')
+    templates, seen = [], set()
+    for position, item in enumerate(data["templates"], start=1):
+        label = f"{source}: template #{position}"
+        if isinstance(item, dict) and "templateId" in item:
+            label += f" ({item['templateId']!r})"
+        try:
+            template = Template.from_hostfactory(item)
+        except DomainValidationError as error:
+            raise TemplateFileError(f"{label}: {error}") from None
+        if template.template_id in seen:
+            raise TemplateFileError(f"{label}: templateId {template.template_id!r} appears twice")
+        seen.add(template.template_id)
+        templates.append(template)
+    return templates
+
+
+def templates_read_file(path: str | Path) -> list[Template]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise TemplateFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TemplateFileError(
+            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
+    return templates_parse(data, source=str(path))
+
+
+def templates_load(
+    *, repos: Repositories, templates: list[Template], replace: bool = False, dry_run: bool = False
+) -> LoadReport:
+    """Create or update ``templates`` (already validated); with ``replace`` delete the rest."""
+    report = LoadReport()
+    for template in templates:
+        current = repos.templates.get_by_id(template.template_id)
+        if current is None:
+            report.created.append(template.template_id)
+            if not dry_run:
+                repos.templates.save(template)
+        elif _content(current) == _content(template):
+            report.unchanged.append(template.template_id)
+        else:
+            report.updated.append(template.template_id)
+            if not dry_run:
+                repos.templates.save(template.replace(version=current.version, created_at=current.created_at))
+    if replace:
+        wanted = {template.template_id for template in templates}
+        for current in repos.templates.get_all():
+            if current.template_id not in wanted:
+                report.deleted.append(current.template_id)
+                if not dry_run:
+                    repos.templates.delete(current.template_id)
+    return report
+
+
+def templates_load_file(
+    *, repos: Repositories, path: str | Path, replace: bool = False, dry_run: bool = False
+) -> LoadReport:
+    return templates_load(repos=repos, templates=templates_read_file(path), replace=replace, dry_run=dry_run)
+
+
+def templates_export(*, repos: Repositories) -> dict[str, Any]:
+    templates = sorted(repos.templates.get_all(), key=lambda t: t.template_id)
+    return {"templates": [template.to_hostfactory() for template in templates]}
+
+
+def _content(template: Template) -> dict[str, Any]:
+    return template.to_hostfactory()
