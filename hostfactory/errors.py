@@ -63,3 +63,15 @@ class StorageUnavailable(StorageError):
     """The backend cannot be reached, or throttled us past the retries."""
 
     code = "storage_unavailable"
+
+
+class InUse(HostFactoryError):
+    """A delete refused because something still uses the aggregate."""
+
+    code = "in_use"
+
+
+class NotFound(HostFactoryError):
+    """An id that names nothing stored."""
+
+    code = "not_found"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hostfactory.errors import DomainValidationError, HostFactoryError
+from hostfactory.errors import DomainValidationError, HostFactoryError, InUse
+from hostfactory.services import get_or_404, update_with_retry
+from machines_app.domain import LIVE_STATUSES, Machine
+from requests_app.domain import RequestType
 from templates_app.domain import Template
 
 if TYPE_CHECKING:
@@ -109,3 +113,52 @@ def templates_export(*, repos: Repositories) -> dict[str, Any]:
 
 def _content(template: Template) -> dict[str, Any]:
     return template.to_hostfactory()
+
+
+def template_create(*, repos: Repositories, template: Template) -> Template:
+    """Store a new template; VersionConflict when the id is taken."""
+    return repos.templates.save(template.replace(version=0, created_at=None, updated_at=None))
+
+
+def template_update(*, repos: Repositories, template: Template) -> Template:
+    """Store ``template`` over the stored one of the same ``version`` (stale: VersionConflict)."""
+    get_or_404(repos.templates, template.template_id)
+    return repos.templates.save(template)
+
+
+def template_set_enabled(*, repos: Repositories, template_id: str, enabled: bool) -> Template:
+    return update_with_retry(repos.templates, template_id, lambda t: t.replace(enabled=enabled))
+
+
+def template_delete(*, repos: Repositories, template_id: str) -> None:
+    """Delete a template nothing uses; InUse names the active requests or live machines."""
+    get_or_404(repos.templates, template_id)
+    requests = [r.request_id for r in repos.requests.get_active_requests() if r.template_id == template_id]
+    machines = [m.machine_id for m in live_machines(repos=repos) if m.template_id == template_id]
+    if requests or machines:
+        held = ", ".join([*(f"request {i}" for i in requests[:5]), *(f"machine {i}" for i in machines[:5])])
+        raise InUse(f"template {template_id!r} is in use by {held}; disable it instead")
+    repos.templates.delete(template_id)
+
+
+def live_machines(*, repos: Repositories) -> list[Machine]:
+    """Machines not yet gone (one index query per live status)."""
+    return [m for status in sorted(LIVE_STATUSES) for m in repos.machines.get_by_status(status)]
+
+
+def templates_available(*, repos: Repositories) -> dict[str, int]:
+    """How many more hosts each template may give: ``max_number`` minus its live machines and
+    the not-yet-launched part of its active acquire requests. Unlimited templates are absent.
+
+    Cost grows with active requests and live machines, never with the size of the tables.
+    """
+    used: Counter[str] = Counter(m.template_id for m in live_machines(repos=repos))
+    for request in repos.requests.get_active_requests():
+        if request.request_type == RequestType.ACQUIRE:
+            launched = len(repos.machines.get_by_request_id(request.request_id))
+            used[request.template_id] += max(0, request.machine_count - launched)
+    return {
+        template.template_id: max(0, template.max_number - used[template.template_id])
+        for template in repos.templates.get_all()
+        if not template.is_unlimited
+    }
