@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from hostfactory.domain import (
     UUID_RE,
@@ -89,6 +90,9 @@ class Request(Aggregate):
     requested_by: str = ""
     deadline: datetime | None = None
     completed_at: datetime | None = None
+    # What the provider launched for this request (fleet, group or reservation ids), so a
+    # return or a retry can find it again. Empty with the `none` provider.
+    provider_data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     id_field = "request_id"
 
@@ -103,6 +107,7 @@ class Request(Aggregate):
         check_type("requested_by", self.requested_by, str, "a string")
         check_datetime("deadline", self.deadline)
         check_datetime("completed_at", self.completed_at)
+        check_type("provider_data", self.provider_data, dict, "an object")
 
     def _validate_template_and_count(self, kind: RequestType) -> None:
         if kind == RequestType.ACQUIRE:

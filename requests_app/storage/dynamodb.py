@@ -1,4 +1,4 @@
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
 from hostfactory.storage.dynamodb import DynamoRepository
@@ -24,6 +24,7 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
             requested_by = UnicodeAttribute(default="")
             deadline = UTCDateTimeAttribute(null=True)
             completed_at = UTCDateTimeAttribute(null=True)
+            provider_data = MapAttribute(default=dict)
             created_at = UTCDateTimeAttribute(null=True)
             updated_at = UTCDateTimeAttribute(null=True)
             version = NumberAttribute()
