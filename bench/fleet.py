@@ -1,0 +1,83 @@
+"""A synthetic fleet for benchmarks: the answer sizes stay fixed while the tables grow, so
+a lookup whose cost follows the answer stays flat and one that follows the table does not."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from hostfactory.domain import utcnow
+from machines_app.domain import Machine, MachineStatus
+from requests_app.domain import Request, RequestStatus, RequestType
+from templates_app.domain import Template
+
+MACHINES_PER_REQUEST = 10
+ACTIVE_REQUESTS = 50
+PENDING_MACHINES = 20
+TEMPLATES = 20
+ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"], "nram": ["Numeric", "8192"]}
+
+
+@dataclass
+class Fleet:
+    templates: list[Template] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    machines: list[Machine] = field(default_factory=list)
+
+    @property
+    def active_request_ids(self) -> list[str]:
+        return [r.request_id for r in self.requests if r.is_active]
+
+
+def build_fleet(machine_count: int) -> Fleet:
+    """``machine_count`` machines in requests of ten; 50 requests active (their machines
+    running), 20 machines pending, the rest of the fleet long returned."""
+    now = utcnow()
+    fleet = Fleet(templates=[_template(i) for i in range(TEMPLATES)])
+    for number in range(machine_count // MACHINES_PER_REQUEST):
+        active = number < ACTIVE_REQUESTS
+        template_id = fleet.templates[number % TEMPLATES].template_id
+        request = Request(
+            request_id=f"req-{uuid.uuid4()}",
+            request_type=RequestType.ACQUIRE,
+            template_id=template_id,
+            machine_count=MACHINES_PER_REQUEST,
+            status=RequestStatus.IN_PROGRESS if active else RequestStatus.COMPLETE,
+            deadline=now + timedelta(hours=1),
+            created_at=now,
+            updated_at=now,
+        )
+        fleet.requests.append(request)
+        for slot in range(MACHINES_PER_REQUEST):
+            fleet.machines.append(_machine(request, slot, active, len(fleet.machines) < PENDING_MACHINES, now))
+    return fleet
+
+
+def _template(number: int) -> Template:
+    return Template(
+        template_id=f"bench-{number}",
+        max_number=-1,
+        attributes=ATTRIBUTES,
+        provider_api="RunInstances",
+        provider_config={"imageId": "ami-0123456789abcdef0", "vmType": "m5.large"},
+    )
+
+
+def _machine(request: Request, slot: int, active: bool, pending: bool, now) -> Machine:
+    number = uuid.uuid4().int % 16**17
+    if pending:
+        status = MachineStatus.PENDING
+    else:
+        status = MachineStatus.RUNNING if active else MachineStatus.RETURNED
+    return Machine(
+        machine_id=f"i-{number:017x}",
+        name=f"ip-10-{slot}-{number % 250}-{number % 251}.ec2.internal",
+        request_id=request.request_id,
+        template_id=request.template_id,
+        status=status,
+        private_ip_address=f"10.{slot}.{number % 250}.{number % 251}",
+        launch_time=now,
+        created_at=now,
+        updated_at=now,
+    )
