@@ -115,6 +115,14 @@ HOSTFACTORY_REQUEST_TIMEOUT = env.int("HOSTFACTORY_REQUEST_TIMEOUT", default=360
 HOSTFACTORY_SLOW_STORAGE_MS = env.int("HOSTFACTORY_SLOW_STORAGE_MS", default=200)
 HOSTFACTORY_PROVIDER = env.str("HOSTFACTORY_PROVIDER", default="none")
 
+# -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
+# Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when
+# set; empty means sync_machines needs --region. The EC2 endpoint follows boto3's own
+# AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL, credentials its usual chain.
+HOSTFACTORY_AWS_REGION = env.str("AWS_REGION", default="") or env.str("DYNAMODB_REGION", default="")
+# Attempts per EC2 call (standard retry mode: throttling and connection errors back off).
+HOSTFACTORY_AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
+
 # -- Logging: to stderr; nothing sensitive is logged ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

@@ -3,11 +3,13 @@ of a machine's status reconciles the requests it belongs to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hostfactory.domain import fail, utcnow
-from hostfactory.errors import InvalidTransition
+from hostfactory.errors import DomainValidationError, InvalidTransition, NotFound
 from hostfactory.services import get_or_404, update_with_retry
 from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
 from requests_app.domain import RequestType
@@ -87,3 +89,67 @@ def machine_set_status_safely(*, repos: Repositories, machine_id: str, status: M
     except InvalidTransition:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class MachineStatusUpdate:
+    """One machine's reported status and what came with it; ``source`` names where it came
+    from (``updates.csv line 4``) so an error can point at it."""
+
+    machine_id: str
+    status: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def machines_check_status_updates(*, repos: Repositories, updates: list[MachineStatusUpdate]) -> list[Machine]:
+    """Each machine as it would be after its update, or the first error, prefixed with the
+    update's source: an unknown id, a machine named twice, a refused move, a bad value.
+    Reads only (one batch read for all ids); nothing is written."""
+    first_source: dict[str, str] = {}
+    for update in updates:
+        if update.machine_id in first_source:
+            earlier = first_source[update.machine_id] or "an earlier update"
+            fail(f"{update.source}: machine_id", f"{update.machine_id!r} is already given at {earlier}")
+        first_source[update.machine_id] = update.source
+    stored = {m.machine_id: m for m in repos.machines.get_by_instance_ids([u.machine_id for u in updates])}
+    return [_checked(update, stored.get(update.machine_id)) for update in updates]
+
+
+def _checked(update: MachineStatusUpdate, current: Machine | None) -> Machine:
+    prefix = f"{update.source}: " if update.source else ""
+    if current is None:
+        raise NotFound(f"{prefix}machine {update.machine_id!r} does not exist")
+    changes = {key: value for key, value in update.changes.items() if value is not None}
+    unknown = set(changes) - set(REPORTED_FIELDS)
+    try:
+        if unknown:
+            fail(sorted(unknown)[0], f"cannot be reported with a status; allowed: {', '.join(REPORTED_FIELDS)}")
+        moved = current.with_status(update.status, changes.get("status_reason"))
+        return moved.replace(**changes)
+    except DomainValidationError as error:
+        raise DomainValidationError(f"{prefix}{error.field}", error.rule) from None
+    except InvalidTransition as error:
+        kind = f"{prefix}machine"
+        raise InvalidTransition(kind, update.machine_id, error.current, error.target, error.allowed) from None
+
+
+def machines_update_status_many(
+    *,
+    repos: Repositories,
+    updates: list[MachineStatusUpdate],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Machine]:
+    """Apply many status reports (an operator's file): all are checked first, so a bad one
+    stops the run with nothing written; then each is applied as ``machine_update_status``."""
+    machines_check_status_updates(repos=repos, updates=updates)
+    stored = []
+    for done, update in enumerate(updates, start=1):
+        stored.append(
+            machine_update_status(
+                repos=repos, machine_id=update.machine_id, status=update.status, changes=update.changes
+            )
+        )
+        if progress:
+            progress(done, len(updates))
+    return stored

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,29 +75,45 @@ def templates_read_file(path: str | Path) -> list[Template]:
 
 
 def templates_load(
-    *, repos: Repositories, templates: list[Template], replace: bool = False, dry_run: bool = False
+    *,
+    repos: Repositories,
+    templates: list[Template],
+    replace: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadReport:
-    """Create or update ``templates`` (already validated); with ``replace`` delete the rest."""
-    report = LoadReport()
+    """Create or update ``templates`` (already validated); with ``replace`` delete the rest.
+
+    The whole plan is made before the first write, so a template that ``replace`` may not
+    delete (active requests or live machines use it) stops the load with nothing written.
+    ``progress(done, total)`` is called after each write.
+    """
+    report, writes = LoadReport(), []
     for template in templates:
         current = repos.templates.get_by_id(template.template_id)
         if current is None:
             report.created.append(template.template_id)
-            if not dry_run:
-                repos.templates.save(template)
+            writes.append(template)
         elif _content(current) == _content(template):
             report.unchanged.append(template.template_id)
         else:
             report.updated.append(template.template_id)
-            if not dry_run:
-                repos.templates.save(template.replace(version=current.version, created_at=current.created_at))
+            writes.append(template.replace(version=current.version, created_at=current.created_at))
     if replace:
         wanted = {template.template_id for template in templates}
-        for current in repos.templates.get_all():
-            if current.template_id not in wanted:
-                report.deleted.append(current.template_id)
-                if not dry_run:
-                    repos.templates.delete(current.template_id)
+        report.deleted = sorted(t.template_id for t in repos.templates.get_all() if t.template_id not in wanted)
+        _refuse_in_use(repos=repos, template_ids=report.deleted, advice="keep it in the file or disable it")
+    if dry_run:
+        return report
+    total = len(writes) + len(report.deleted)
+    for done, template in enumerate(writes, start=1):
+        repos.templates.save(template)
+        if progress:
+            progress(done, total)
+    for done, template_id in enumerate(report.deleted, start=len(writes) + 1):
+        repos.templates.delete(template_id)
+        if progress:
+            progress(done, total)
     return report
 
 
@@ -133,12 +150,27 @@ def template_set_enabled(*, repos: Repositories, template_id: str, enabled: bool
 def template_delete(*, repos: Repositories, template_id: str) -> None:
     """Delete a template nothing uses; InUse names the active requests or live machines."""
     get_or_404(repos.templates, template_id)
-    requests = [r.request_id for r in repos.requests.get_active_requests() if r.template_id == template_id]
-    machines = [m.machine_id for m in live_machines(repos=repos) if m.template_id == template_id]
-    if requests or machines:
-        held = ", ".join([*(f"request {i}" for i in requests[:5]), *(f"machine {i}" for i in machines[:5])])
-        raise InUse(f"template {template_id!r} is in use by {held}; disable it instead")
+    _refuse_in_use(repos=repos, template_ids=[template_id], advice="disable it instead")
     repos.templates.delete(template_id)
+
+
+def _refuse_in_use(*, repos: Repositories, template_ids: list[str], advice: str) -> None:
+    """InUse naming what holds the first of ``template_ids`` that active requests or live
+    machines use (one index query per active or live status, whatever the number of ids)."""
+    if not template_ids:
+        return
+    wanted = set(template_ids)
+    held: dict[str, list[str]] = {}
+    for request in repos.requests.get_active_requests():
+        if request.template_id in wanted:
+            held.setdefault(request.template_id, []).append(f"request {request.request_id}")
+    for machine in live_machines(repos=repos):
+        if machine.template_id in wanted:
+            held.setdefault(machine.template_id, []).append(f"machine {machine.machine_id}")
+    for template_id in template_ids:
+        if template_id in held:
+            holders = ", ".join(held[template_id][:5])
+            raise InUse(f"template {template_id!r} is in use by {holders}; {advice}")
 
 
 def live_machines(*, repos: Repositories) -> list[Machine]:
