@@ -123,6 +123,43 @@ HOSTFACTORY_AWS_REGION = env.str("AWS_REGION", default="") or env.str("DYNAMODB_
 # Attempts per EC2 call (standard retry mode: throttling and connection errors back off).
 HOSTFACTORY_AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
 
+# -- REST API (api.md): token and session authentication, Django's permissions, one exception
+# handler, JSON only; OpenAPI 3 by drf-spectacular with Swagger UI from local static files.
+REST_FRAMEWORK = {
+    # Token first, so an anonymous call is a 401 (with WWW-Authenticate), not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "hostfactory.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Host Factory service API",
+    "DESCRIPTION": "Templates, requests and machines of IBM Spectrum Symphony Host Factory, and the five "
+    "Host Factory operations. Authenticate with `Authorization: Token <key>` "
+    "(`manage.py create_plugin_token NAME`) or an admin session.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "requests_app.serializers.STATUSES",
+        "MachineStatusEnum": "machines_app.serializers.STATUSES",
+        "TemplatePriceTypeEnum": "templates_app.domain.PRICE_TYPES",
+        "MachinePriceTypeEnum": "machines_app.domain.MACHINE_PRICE_TYPES",
+        "HostFactoryRequestStatusEnum": ["running", "complete", "complete_with_error"],
+    },
+}
+
 # -- Logging: to stderr; nothing sensitive is logged ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

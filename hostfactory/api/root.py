@@ -1,0 +1,30 @@
+"""GET /api/v1/: where everything is, for a person exploring the API with a token."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+LINKS = {
+    "templates": "template-list",
+    "requests": "request-list",
+    "machines": "machine-list",
+    "getAvailableTemplates": "hf-get-available-templates",
+    "requestMachines": "hf-request-machines",
+    "requestReturnMachines": "hf-request-return-machines",
+    "getRequestStatus": "hf-get-request-status",
+    "getReturnRequests": "hf-get-return-requests",
+    "health": "health",
+    "schema": "schema",
+    "docs": "swagger-ui",
+}
+
+
+class ApiRootView(APIView):
+    @extend_schema(summary="Links to the resources, Host Factory endpoints and docs", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        return Response({name: request.build_absolute_uri(reverse(url_name)) for name, url_name in LINKS.items()})

@@ -1,0 +1,47 @@
+"""API tokens for Host Factory plugins (``manage.py create_plugin_token``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from hostfactory.errors import DomainValidationError, NotFound
+
+PLUGINS_GROUP = "hostfactory-plugins"
+
+
+@dataclass(frozen=True)
+class PluginToken:
+    username: str
+    key: str
+    user_created: bool
+    token_created: bool
+
+
+def plugin_token_issue(*, username: str, rotate: bool = False) -> PluginToken:
+    """The token of user ``username`` in the plugins group: user and token are created when
+    missing and reused otherwise (so re-running a setup script does not break a deployed
+    plugin), or replaced with ``rotate``. A plugin user has no password: it logs in by token only."""
+    users = get_user_model()
+    try:
+        users.username_validator(username)
+    except ValidationError as error:
+        raise DomainValidationError("NAME", " ".join(error.messages)) from None
+    group = Group.objects.filter(name=PLUGINS_GROUP).first()
+    if group is None:
+        raise NotFound(f"group {PLUGINS_GROUP!r} does not exist; run 'manage.py migrate' first")
+    with transaction.atomic():
+        user, user_created = users.objects.get_or_create(username=username)
+        if user_created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        user.groups.add(group)
+        if rotate:
+            Token.objects.filter(user=user).delete()
+        token, token_created = Token.objects.get_or_create(user=user)
+    return PluginToken(username=username, key=token.key, user_created=user_created, token_created=token_created)

@@ -1,0 +1,15 @@
+"""/api/v1/: the three resources, the Host Factory endpoints and the health check."""
+
+from django.urls import include, path
+
+from hostfactory.api.health import HealthView
+from hostfactory.api.root import ApiRootView
+
+urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
+    path("health/", HealthView.as_view(), name="health"),
+    path("hostfactory/", include("hostfactory.hostfactory_api.urls")),
+    path("", include("templates_app.urls")),
+    path("", include("requests_app.urls")),
+    path("", include("machines_app.urls")),
+]

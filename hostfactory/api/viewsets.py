@@ -1,0 +1,133 @@
+"""The base of the resource viewsets: explicit actions over the repository facade.
+
+Aggregates are read and written through ``get_repositories()`` and the apps' services; the
+table-less models serve only as permission anchors (and tell the schema generator the type of
+the path parameter).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db import models
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from hostfactory.api.pagination import DEFAULT_PAGE_SIZE, RepositoryCursorPagination
+from hostfactory.api.permissions import AggregatePermission
+from hostfactory.domain import Aggregate
+from hostfactory.errors import InvalidFilter, NotFound, VersionConflict
+from hostfactory.storage import Repositories, get_repositories
+from hostfactory.storage.base import MAX_PAGE_SIZE, Repository
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """``cursor`` and ``limit``; each resource's filter serializer adds its filters."""
+
+    cursor = serializers.CharField(
+        required=False, max_length=4096, help_text="Opaque cursor from a previous page's `next` link."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        default=DEFAULT_PAGE_SIZE,
+        help_text=f"Items per page, 1..{MAX_PAGE_SIZE}.",
+    )
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: dict[str, Any]
+    limit: int
+    cursor: str | None
+
+
+class RepositoryViewSet(GenericViewSet):
+    """Shared actions (list, retrieve) and helpers; subclasses add their writes via services."""
+
+    permission_classes = [AggregatePermission]
+    pagination_class = RepositoryCursorPagination
+    lookup_value_regex = "[^/]+"
+
+    repository_name: ClassVar[str]  # "templates", "requests" or "machines"
+    permission_model: ClassVar[type[models.Model]]
+    filter_serializer_class: ClassVar[type[PageQuerySerializer]]
+    id_pattern: ClassVar[re.Pattern]  # ids that could exist; anything else is a 404 without a read
+    # Fields a PUT/PATCH may repeat but never change.
+    immutable_fields: ClassVar[tuple[str, ...]] = ()
+    # Viewset action -> permission action, for POSTs that read or change rather than add.
+    permission_actions: ClassVar[dict[str, str]] = {}
+
+    @property
+    def repos(self) -> Repositories:
+        return get_repositories()
+
+    @property
+    def repository(self) -> Repository:
+        return getattr(self.repos, self.repository_name)
+
+    def get_queryset(self) -> models.QuerySet:
+        """Never read: drf-spectacular asks it for the model behind the path parameter."""
+        return self.permission_model.objects.none()
+
+    def get_object(self) -> Aggregate:
+        entity_id = self.kwargs[self.lookup_field]
+        entity = self.repository.get_by_id(entity_id) if self.id_pattern.match(entity_id) else None
+        if entity is None:
+            raise NotFound(f"{self.repository.aggregate} {entity_id!r} does not exist")
+        return entity
+
+    def output(self, entity: Aggregate, status: int = 200) -> Response:
+        return Response(self.get_serializer(entity).data, status=status)
+
+    def output_list(self, entities: list[Aggregate]) -> Response:
+        """A list that fits in one answer, in the same shape as a page."""
+        return Response({"next": None, "results": self.get_serializer(entities, many=True).data})
+
+    def validated(self, serializer_class: type[serializers.Serializer], *, partial: bool = False) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def validated_update(self, serializer_class: type[serializers.Serializer], current: Aggregate, *, partial: bool):
+        """A PUT/PATCH body: ``version`` required, the id fields unchanged if repeated."""
+        data = self.validated(serializer_class, partial=partial)
+        if "version" not in data:
+            raise ValidationError({"version": ["This field is required: send the version you read."]})
+        for field in self.immutable_fields:
+            if field in data and data[field] != getattr(current, field):
+                raise ValidationError({field: [f"cannot be changed (it is {getattr(current, field)!r})."]})
+        if data["version"] != current.version:
+            # The repository's conditional write catches a race; this names the usual case.
+            raise VersionConflict(
+                f"{self.repository.aggregate} {current.id}: version {data['version']} is stale, the stored "
+                f"version is {current.version}; reload it and apply your change again"
+            )
+        return data
+
+    def list_query(self, request: Request) -> ListQuery:
+        """The validated query string; an unknown parameter is an error, not silently ignored."""
+        serializer = self.filter_serializer_class(data=request.query_params)
+        unknown = sorted(set(request.query_params) - set(serializer.fields))
+        if unknown:
+            allowed = ", ".join(sorted(serializer.fields))
+            raise InvalidFilter(f"unknown query parameter {', '.join(unknown)}; allowed: {allowed}")
+        serializer.is_valid(raise_exception=True)
+        filters = dict(serializer.validated_data)
+        limit = filters.pop("limit", DEFAULT_PAGE_SIZE)
+        cursor = filters.pop("cursor", None)
+        return ListQuery(filters=filters, limit=limit, cursor=cursor)
+
+    def list(self, request: Request) -> Response:
+        query = self.list_query(request)
+        page = self.paginator.page(self.repository, query.filters, query.limit, query.cursor)
+        return self.paginator.response(request, page, self.get_serializer(page.items, many=True).data)
+
+    def retrieve(self, request: Request, **kwargs: Any) -> Response:
+        return self.output(self.get_object())

@@ -1,0 +1,1 @@
+"""The five Host Factory operations as REST endpoints (hostfactory-protocol.md)."""

@@ -1,0 +1,125 @@
+"""Host Factory input and output JSON. Liberal on input (a list or one object, unknown keys
+ignored), strict on output (the response serializers document the exact shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from templates_app.serializers import TypedAttributesField
+
+MAX_HOSTS = 10000
+MAX_REQUEST_IDS = 1000
+
+
+class OneOrManyField(serializers.ListField):
+    """A list, or one object that stands for a list of one (some callers send that)."""
+
+    def to_internal_value(self, data: Any) -> list:
+        if isinstance(data, dict):
+            data = [data]
+        return super().to_internal_value(data)
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+class TemplateAskSerializer(serializers.Serializer):
+    templateId = serializers.CharField(max_length=64, trim_whitespace=False)
+    machineCount = serializers.IntegerField()
+
+
+class RequestMachinesInputSerializer(serializers.Serializer):
+    template = TemplateAskSerializer()
+
+
+class HostSerializer(serializers.Serializer):
+    """A host Host Factory holds: its cloud id and its host name (either may be missing)."""
+
+    machineId = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("machineId") and not attrs.get("name"):
+            raise serializers.ValidationError("each machine needs a machineId or a name")
+        return attrs
+
+
+class RequestReturnMachinesInputSerializer(serializers.Serializer):
+    machines = OneOrManyField(child=HostSerializer(), max_length=MAX_HOSTS)
+
+
+class GetReturnRequestsInputSerializer(serializers.Serializer):
+    machines = OneOrManyField(child=HostSerializer(), max_length=MAX_HOSTS, required=False, default=list)
+
+
+class RequestRefSerializer(serializers.Serializer):
+    requestId = serializers.CharField(max_length=255, trim_whitespace=False)
+
+
+class GetRequestStatusInputSerializer(serializers.Serializer):
+    requests = OneOrManyField(child=RequestRefSerializer(), max_length=MAX_REQUEST_IDS)
+
+
+# -- output (documentation of the shapes the services build) -----------------------------
+
+
+class HFTemplateSerializer(serializers.Serializer):
+    """Plus the template's provider settings (imageId, vmType, ...) at top level."""
+
+    templateId = serializers.CharField()
+    maxNumber = serializers.IntegerField(help_text="-1 for unlimited")
+    availableNumber = serializers.IntegerField(required=False, help_text="Omitted when maxNumber is -1.")
+    attributes = TypedAttributesField()
+    priceType = serializers.CharField()
+
+
+class GetAvailableTemplatesOutputSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    templates = HFTemplateSerializer(many=True)
+
+
+class RequestCreatedOutputSerializer(serializers.Serializer):
+    requestId = serializers.CharField()
+    message = serializers.CharField()
+
+
+class HFMachineSerializer(serializers.Serializer):
+    machineId = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    result = serializers.ChoiceField(choices=["succeed", "executing", "fail"])
+    status = serializers.CharField(help_text="The cloud state: pending, running, stopping, ..., terminated.")
+    privateIpAddress = serializers.CharField(allow_blank=True)
+    publicIpAddress = serializers.CharField(allow_blank=True)
+    instanceType = serializers.CharField(allow_blank=True)
+    priceType = serializers.CharField(allow_blank=True)
+    launchtime = serializers.IntegerField(help_text="Epoch seconds.")
+    message = serializers.CharField(allow_blank=True, help_text="Non-empty when result is fail.")
+
+
+class HFRequestSerializer(serializers.Serializer):
+    requestId = serializers.CharField()
+    status = serializers.ChoiceField(choices=["running", "complete", "complete_with_error"])
+    message = serializers.CharField(allow_blank=True)
+    machines = HFMachineSerializer(many=True)
+
+
+class GetRequestStatusOutputSerializer(serializers.Serializer):
+    requests = HFRequestSerializer(many=True)
+
+
+class HFReturnSerializer(serializers.Serializer):
+    machine = serializers.CharField(help_text="The host name.")
+    machineId = serializers.CharField()
+    gracePeriod = serializers.IntegerField(min_value=0, help_text="Seconds left before the host goes.")
+
+
+class GetReturnRequestsOutputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["complete"])
+    message = serializers.CharField()
+    requests = HFReturnSerializer(many=True)
+
+
+class HFErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()

@@ -1,0 +1,201 @@
+"""The five Host Factory operations (hostfactory-protocol.md) over the apps' services.
+
+Input arrives already type-checked by the serializers; output is the exact Host Factory JSON:
+camelCase keys, ``launchtime`` an int, ``""`` (never null) for unknown text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hostfactory.domain import utcnow
+from hostfactory.errors import DomainValidationError
+from machines_app.domain import (
+    LOST_STATUSES,
+    Machine,
+    hf_acquire_result,
+    hf_machine_message,
+    hf_machine_status,
+    hf_return_result,
+)
+from requests_app.domain import Request, RequestType, hf_request_status, request_type_of
+from requests_app.services import request_create_acquire, request_create_return, request_machines, request_reconcile
+from templates_app.domain import Template
+from templates_app.services import templates_available
+
+if TYPE_CHECKING:
+    from hostfactory.storage import Repositories
+
+logger = logging.getLogger("hostfactory.hostfactory_api")
+
+TEMPLATES_MESSAGE = "Get available templates success."
+REQUEST_MESSAGE = "Request VM success."
+RETURN_MESSAGE = "Delete VM success."
+NO_ACTIVE_VM = "No Active VM."
+UNKNOWN_REQUEST = "Unknown request."
+TO_RETURN_MESSAGE = "Machines to return."
+NOTHING_TO_RETURN_MESSAGE = "No machines to return."
+# Our field names as Host Factory's input calls them, so its administrator sees its own words.
+HF_FIELD_NAMES = {"template_id": "templateId", "machine_count": "machineCount"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# -- getAvailableTemplates ---------------------------------------------------------------
+
+
+def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
+    """Enabled templates, with ``availableNumber`` for the limited ones."""
+    available = templates_available(repos=repos)
+    templates = sorted(repos.templates.get_all({"enabled": True}), key=lambda t: t.template_id)
+    return {
+        "message": TEMPLATES_MESSAGE,
+        "templates": [hf_template(template, available.get(template.template_id)) for template in templates],
+    }
+
+
+def hf_template(template: Template, available: int | None) -> dict[str, Any]:
+    """The templates-file form (provider settings at top level) plus ``availableNumber``."""
+    data = template.to_hostfactory()
+    head = {"templateId": data.pop("templateId"), "maxNumber": data.pop("maxNumber")}
+    if available is not None and not template.is_unlimited:
+        head["availableNumber"] = available
+    return {**head, **data}
+
+
+# -- requestMachines ---------------------------------------------------------------------
+
+
+def hf_request_machines(
+    *, repos: Repositories, template_id: str, machine_count: int, requested_by: str = ""
+) -> dict[str, Any]:
+    try:
+        request = request_create_acquire(
+            repos=repos, template_id=template_id, machine_count=machine_count, requested_by=requested_by
+        )
+    except DomainValidationError as error:
+        raise DomainValidationError(HF_FIELD_NAMES.get(error.field, error.field), error.rule) from None
+    logger.info("requestMachines: %s for %d x %s by %s", request.request_id, machine_count, template_id, requested_by)
+    return {"requestId": request.request_id, "message": REQUEST_MESSAGE}
+
+
+# -- requestReturnMachines ---------------------------------------------------------------
+
+
+def hf_request_return_machines(*, repos: Repositories, hosts: list[dict[str, str]], requested_by: str = "") -> dict:
+    """A return request for the hosts we know and that are live and not already returning."""
+    found = {m.machine_id: m for _host, m in hf_find_machines(repos=repos, hosts=hosts) if m is not None}
+    request, marked = request_create_return(repos=repos, machines=list(found.values()), requested_by=requested_by)
+    logger.info("requestReturnMachines: %s returns %d of %d hosts", request.request_id, len(marked), len(hosts))
+    return {"requestId": request.request_id, "message": RETURN_MESSAGE if marked else NO_ACTIVE_VM}
+
+
+def hf_find_machines(*, repos: Repositories, hosts: list[dict[str, str]]) -> list[tuple[dict, Machine | None]]:
+    """Each host with its machine: by ``machineId`` (one batch read for all), else by ``name``."""
+    ids = [host["machineId"] for host in hosts if host.get("machineId")]
+    by_id = {machine.machine_id: machine for machine in repos.machines.get_by_instance_ids(ids)} if ids else {}
+    pairs = []
+    for host in hosts:
+        machine = by_id.get(host.get("machineId") or "")
+        if machine is None and host.get("name"):
+            machine = _machine_named(repos=repos, name=host["name"])
+        pairs.append((host, machine))
+    return pairs
+
+
+def _machine_named(*, repos: Repositories, name: str) -> Machine | None:
+    """Host names are reused by the cloud: prefer a live machine, then the newest."""
+    candidates = repos.machines.get_by_name(name)
+    if not candidates:
+        return None
+    return max(candidates, key=lambda m: (m.is_live, m.created_at or EPOCH))
+
+
+# -- getRequestStatus --------------------------------------------------------------------
+
+
+def hf_get_request_status(*, repos: Repositories, request_ids: list[str]) -> dict[str, Any]:
+    """One entry per asked id, in the asked order; acquire and return ids may be mixed."""
+    return {"requests": [hf_request_entry(repos=repos, request_id=request_id) for request_id in request_ids]}
+
+
+def hf_request_entry(*, repos: Repositories, request_id: str) -> dict[str, Any]:
+    """One read of the request, one index query for its machines; a request past its deadline
+    times out here (reconcile)."""
+    request = repos.requests.get_by_id(request_id) if request_type_of(request_id) else None
+    if request is None:
+        return {"requestId": request_id, "status": "complete_with_error", "message": UNKNOWN_REQUEST, "machines": []}
+    machines = sorted(request_machines(repos=repos, request=request), key=_launch_order)
+    request = request_reconcile(repos=repos, request=request, machines=machines)
+    return {
+        "requestId": request.request_id,
+        "status": hf_request_status(request.status),
+        "message": request.message,
+        "machines": [hf_machine(machine, request) for machine in machines],
+    }
+
+
+def hf_machine(machine: Machine, request: Request) -> dict[str, Any]:
+    if request.request_type == RequestType.RETURN:
+        result = hf_return_result(machine, request.is_terminal)
+    else:
+        result = hf_acquire_result(machine)
+    return {
+        "machineId": machine.machine_id,
+        "name": machine.name,
+        "result": result.value,
+        "status": hf_machine_status(machine.status),
+        "privateIpAddress": machine.private_ip_address or "",
+        "publicIpAddress": machine.public_ip_address or "",
+        "instanceType": machine.instance_type or "",
+        "priceType": machine.price_type or "",
+        "launchtime": hf_launchtime(machine),
+        "message": hf_machine_message(machine, result),
+    }
+
+
+def hf_launchtime(machine: Machine) -> int:
+    """Epoch seconds of the launch; before the cloud reports it, when we registered the
+    machine (Host Factory wants an int, and 0 would read as 1970)."""
+    moment = machine.launch_time or machine.created_at
+    return int(moment.timestamp()) if moment else 0
+
+
+def _launch_order(machine: Machine) -> tuple:
+    return (hf_launchtime(machine), machine.machine_id)
+
+
+# -- getReturnRequests -------------------------------------------------------------------
+
+
+def hf_get_return_requests(
+    *, repos: Repositories, hosts: list[dict[str, str]], now: datetime | None = None
+) -> dict[str, Any]:
+    """The hosts among ``hosts`` that we want back: reclaimed ones (``gracePeriod`` = seconds
+    left) and ones gone outside Host Factory (0). Hosts already in a return are not listed
+    again: Host Factory is giving them back already."""
+    now = now or utcnow()
+    wanted = []
+    for host, machine in hf_find_machines(repos=repos, hosts=hosts):
+        if machine is None:
+            logger.warning("getReturnRequests: no record of host %r (%r)", host.get("name"), host.get("machineId"))
+            continue
+        grace = hf_grace_period(machine, now)
+        if grace is not None:
+            name = host.get("name") or machine.name
+            wanted.append({"machine": name, "machineId": machine.machine_id, "gracePeriod": grace})
+    message = TO_RETURN_MESSAGE if wanted else NOTHING_TO_RETURN_MESSAGE
+    return {"status": "complete", "message": message, "requests": wanted}
+
+
+def hf_grace_period(machine: Machine, now: datetime) -> int | None:
+    """Seconds Host Factory has to give the host back, or None when we do not want it back."""
+    if machine.return_request_id is not None:
+        return None
+    if machine.reclaim_at is not None:
+        return max(0, math.ceil((machine.reclaim_at - now).total_seconds()))
+    if machine.status in LOST_STATUSES:
+        return 0
+    return None

@@ -1,0 +1,2 @@
+#!/bin/bash
+exec "${HF_PYTHON:-python3}" "$(dirname "$(readlink -f "$0")")/../client.py" requestMachines "$@"

@@ -1,0 +1,86 @@
+"""REST API for machines: thin actions over the machine services. Every status change
+reconciles the machine's requests (the services do it)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hostfactory.api.viewsets import RepositoryViewSet
+from machines_app import models
+from machines_app.domain import MACHINE_ID_RE, Machine
+from machines_app.serializers import (
+    MachineFilterSerializer,
+    MachineLookupSerializer,
+    MachineSerializer,
+    MachineStatusSerializer,
+    MachineUpdateSerializer,
+)
+from machines_app.services import machine_delete, machine_register, machine_update, machine_update_status
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List machines", parameters=[MachineFilterSerializer]),
+    retrieve=extend_schema(summary="Get a machine"),
+    create=extend_schema(
+        summary="Register a launched machine", request=MachineSerializer, responses={201: MachineSerializer}
+    ),
+    update=extend_schema(summary="Replace a machine", request=MachineUpdateSerializer),
+    partial_update=extend_schema(summary="Change some fields of a machine", request=MachineUpdateSerializer),
+    destroy=extend_schema(summary="Delete a machine", responses={204: None}),
+)
+class MachineViewSet(RepositoryViewSet):
+    """Machines: the hosts launched for acquire requests."""
+
+    repository_name = "machines"
+    permission_model = models.Machine
+    serializer_class = MachineSerializer
+    filter_serializer_class = MachineFilterSerializer
+    lookup_field = "machine_id"
+    id_pattern = MACHINE_ID_RE
+    immutable_fields = ("machine_id", "request_id", "template_id")
+    permission_actions = {"lookup": "view", "status": "change"}
+
+    def create(self, request: Request) -> Response:
+        machine = Machine(**self.validated(MachineSerializer))
+        return self.output(machine_register(repos=self.repos, machine=machine), status=201)
+
+    def update(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        data = self.validated_update(MachineUpdateSerializer, current, partial=False)
+        # What the return workflow and reclaim own stays as stored.
+        kept = {
+            field: getattr(current, field)
+            for field in ("machine_id", "request_id", "template_id", "return_request_id", "reclaim_at", "created_at")
+        }
+        return self.output(machine_update(repos=self.repos, machine=Machine(**{**data, **kept})))
+
+    def partial_update(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        data = self.validated_update(MachineUpdateSerializer, current, partial=True)
+        return self.output(machine_update(repos=self.repos, machine=current.replace(**data)))
+
+    def destroy(self, request: Request, **kwargs) -> Response:
+        machine_delete(repos=self.repos, machine_id=self.get_object().machine_id)
+        return Response(status=204)
+
+    @extend_schema(
+        summary="Machines by cloud instance id (unknown ids are skipped)",
+        request=MachineLookupSerializer,
+        responses=MachineSerializer(many=True),
+    )
+    @action(detail=False, methods=["post"])
+    def lookup(self, request: Request) -> Response:
+        instance_ids = self.validated(MachineLookupSerializer)["instance_ids"]
+        return self.output_list(self.repository.get_by_instance_ids(instance_ids))
+
+    @extend_schema(summary="Report a machine's status (and name, addresses, reason)", request=MachineStatusSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        data = self.validated(MachineStatusSerializer)
+        status = data.pop("status")
+        changed = machine_update_status(repos=self.repos, machine_id=current.machine_id, status=status, changes=data)
+        return self.output(changed)

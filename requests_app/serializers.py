@@ -1,0 +1,60 @@
+"""Request JSON of the REST API: the aggregate's fields, snake_case."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from hostfactory.api.viewsets import PageQuerySerializer
+from requests_app.domain import MAX_MACHINES, RequestStatus, RequestType
+
+STATUSES = [status.value for status in RequestStatus]
+TYPES = [kind.value for kind in RequestType]
+SAME = "May be repeated, never changed."
+
+
+class RequestSerializer(serializers.Serializer):
+    """Output: every field of the aggregate."""
+
+    request_id = serializers.CharField(read_only=True, help_text="req-<uuid4> (acquire) or ret-<uuid4> (return)")
+    request_type = serializers.ChoiceField(choices=TYPES, read_only=True)
+    template_id = serializers.CharField(read_only=True, allow_null=True)
+    machine_count = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=STATUSES, read_only=True)
+    message = serializers.CharField(read_only=True)
+    requested_by = serializers.CharField(read_only=True)
+    deadline = serializers.DateTimeField(read_only=True, allow_null=True)
+    completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    provider_data = serializers.DictField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    """POST /requests/: an acquire request (return requests come from requestReturnMachines)."""
+
+    template_id = serializers.CharField(max_length=64, trim_whitespace=False)
+    machine_count = serializers.IntegerField(help_text=f"1..{MAX_MACHINES}, at most the template's availableNumber")
+
+
+class RequestMessageSerializer(serializers.Serializer):
+    """PATCH /requests/{id}/: the message shown to Host Factory."""
+
+    request_id = serializers.CharField(required=False, trim_whitespace=False, help_text=SAME)
+    message = serializers.CharField(allow_blank=True, max_length=4096)
+    version = serializers.IntegerField(help_text="The version you read; a stale one is a 409.")
+
+
+class RequestStatusSerializer(serializers.Serializer):
+    """POST /requests/{id}/status/: one move of the transition table."""
+
+    status = serializers.ChoiceField(choices=STATUSES)
+    message = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
+
+
+class RequestFilterSerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=STATUSES, required=False)
+    request_type = serializers.ChoiceField(choices=TYPES, required=False)
+    template_id = serializers.CharField(required=False, max_length=64)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; created strictly after.")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; created strictly before.")

@@ -1,0 +1,97 @@
+"""REST API for requests: thin actions over the request services."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hostfactory.api.viewsets import RepositoryViewSet
+from machines_app.serializers import MachineSerializer
+from requests_app import models
+from requests_app.domain import REQUEST_ID_RE, RequestStatus
+from requests_app.serializers import (
+    RequestCreateSerializer,
+    RequestFilterSerializer,
+    RequestMessageSerializer,
+    RequestSerializer,
+    RequestStatusSerializer,
+)
+from requests_app.services import (
+    request_create_acquire,
+    request_delete,
+    request_machines,
+    request_set_status,
+    request_update_message,
+)
+
+CANCEL_PERMISSION = "requests_app.cancel_request"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List requests", parameters=[RequestFilterSerializer]),
+    retrieve=extend_schema(summary="Get a request"),
+    create=extend_schema(
+        summary="Create an acquire request", request=RequestCreateSerializer, responses={201: RequestSerializer}
+    ),
+    partial_update=extend_schema(summary="Change a request's message", request=RequestMessageSerializer),
+    destroy=extend_schema(summary="Delete a finished request", responses={204: None}),
+)
+class RequestViewSet(RepositoryViewSet):
+    """Requests: Host Factory's calls for hosts (acquire) and to give hosts back (return)."""
+
+    repository_name = "requests"
+    permission_model = models.Request
+    serializer_class = RequestSerializer
+    filter_serializer_class = RequestFilterSerializer
+    lookup_field = "request_id"
+    id_pattern = REQUEST_ID_RE
+    immutable_fields = ("request_id",)
+    permission_actions = {"active": "view", "machines": "view", "status": "change"}
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def create(self, request: Request) -> Response:
+        data = self.validated(RequestCreateSerializer)
+        created = request_create_acquire(repos=self.repos, requested_by=request.user.get_username(), **data)
+        return self.output(created, status=201)
+
+    def partial_update(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        data = self.validated_update(RequestMessageSerializer, current, partial=True)
+        if "message" not in data:
+            return self.output(current)
+        changed = request_update_message(
+            repos=self.repos, request_id=current.request_id, message=data["message"], version=data["version"]
+        )
+        return self.output(changed)
+
+    def destroy(self, request: Request, **kwargs) -> Response:
+        request_delete(repos=self.repos, request_id=self.get_object().request_id)
+        return Response(status=204)
+
+    @extend_schema(summary="Active requests (pending or in progress)", responses=RequestSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def active(self, request: Request) -> Response:
+        return self.output_list(self.repository.get_active_requests())
+
+    @extend_schema(summary="Move a request to another status", request=RequestStatusSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        data = self.validated(RequestStatusSerializer)
+        if data["status"] == RequestStatus.CANCELLED and not request.user.has_perm(CANCEL_PERMISSION):
+            raise PermissionDenied(f"cancelling a request needs the permission {CANCEL_PERMISSION}.")
+        changed = request_set_status(
+            repos=self.repos, request_id=current.request_id, status=data["status"], message=data.get("message")
+        )
+        return self.output(changed)
+
+    @extend_schema(
+        summary="The request's machines (launched for an acquire, given back by a return)",
+        responses=MachineSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], serializer_class=MachineSerializer)
+    def machines(self, request: Request, **kwargs) -> Response:
+        return self.output_list(request_machines(repos=self.repos, request=self.get_object()))
