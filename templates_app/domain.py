@@ -21,6 +21,9 @@ REQUIRED_ATTRIBUTES = ("type", "ncpus", "nram")
 PROVIDER_APIS = ("RunInstances", "EC2Fleet", "SpotFleet", "ASG")
 PRICE_TYPES = ("ondemand", "spot", "heterogeneous")
 FLEET_TYPES = ("instant", "request", "maintain")
+# The fleet types each AWS launch API has; an API absent here takes no fleetType.
+FLEET_TYPES_BY_API = {"EC2Fleet": ("instant", "request", "maintain"), "SpotFleet": ("request", "maintain")}
+PRICE_TYPES_BY_API = {"RunInstances": ("ondemand", "spot")}
 PROVIDER_TYPE_RE = re.compile(r"^[a-z0-9]+$")
 INSTANCE_TAGS_RE = re.compile(r"^[^=;]+=[^;]*(;[^=;]+=[^;]*)*;?$")
 UNLIMITED = -1
@@ -174,6 +177,7 @@ class Template(Aggregate):
         self._validate_attributes()
         self._validate_choices()
         self._validate_provider_config()
+        self._validate_launch_settings()
         _check_string("description", self.description)
         check_type("enabled", self.enabled, bool, "true or false")
 
@@ -210,6 +214,26 @@ class Template(Aggregate):
             json.dumps(self.provider_config)
         except (TypeError, ValueError) as error:
             fail("provider_config", f"must be JSON-serialisable ({error})")
+
+    def _validate_launch_settings(self) -> None:
+        """An AWS template must carry what its launch API needs, so a request for it is never
+        attempted with settings that cannot launch (templates of other providers are free-form)."""
+        if self.provider_type != "aws" or not self.provider_api:
+            return
+        config, api = self.provider_config, self.provider_api
+        if not config.get("imageId") and not config.get("launchTemplateId"):
+            fail("provider_config.imageId", f"is required for provider_api {api} (unless launchTemplateId is set)")
+        if not config.get("vmType") and not config.get("vmTypes"):
+            fail("provider_config.vmType", f"vmType or vmTypes is required for provider_api {api}")
+        allowed = FLEET_TYPES_BY_API.get(api, ())
+        if "fleetType" in config and config["fleetType"] not in allowed:
+            got, field = config["fleetType"], "provider_config.fleetType"
+            if allowed:
+                fail(field, f"must be one of {', '.join(allowed)} for provider_api {api}, got {got!r}")
+            fail(field, f"provider_api {api} takes no fleetType; remove it (got {got!r})")
+        prices = PRICE_TYPES_BY_API.get(api, PRICE_TYPES)
+        if self.price_type not in prices:
+            fail("price_type", f"must be one of {', '.join(prices)} for provider_api {api}, got {self.price_type!r}")
 
     @property
     def is_unlimited(self) -> bool:
