@@ -160,6 +160,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# -- Provisioning (HOSTFACTORY_PROVIDER=aws; ``manage.py provision``; README "AWS provisioning") ---
+# Seconds between two passes of ``manage.py provision`` without --once.
+HOSTFACTORY_PROVISION_INTERVAL = env.int("HOSTFACTORY_PROVISION_INTERVAL", default=30)
+# Seconds after which a claimed request with no launch recorded (its provisioner died) is
+# taken over by another run, which first looks for what was launched before launching.
+HOSTFACTORY_PROVISION_CLAIM_TIMEOUT = env.int("HOSTFACTORY_PROVISION_CLAIM_TIMEOUT", default=600)
+
 # -- Logging: to stderr; nothing sensitive is logged ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
