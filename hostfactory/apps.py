@@ -7,3 +7,4 @@ class HostFactoryConfig(AppConfig):
 
     def ready(self) -> None:
         from hostfactory import checks  # noqa: F401  (registers the system checks)
+        from hostfactory.providers import checks as provider_checks  # noqa: F401

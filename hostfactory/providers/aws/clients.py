@@ -1,0 +1,105 @@
+"""boto3 clients for the AWS provider, and the one place cloud errors are classified.
+
+The endpoint follows boto3's own ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``
+(tests point it at moto's server); credentials come from boto3's usual chain.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from hostfactory.errors import HostFactoryError
+from hostfactory.providers.base import LaunchFailed, LaunchUnsettled
+
+# Server-side errors after which a launch may or may not have happened.
+UNSETTLED_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"})
+
+
+class CloudError(HostFactoryError):
+    """A cloud call outside a launch failed (after botocore's retries); the step is retried
+    on the next provisioner run."""
+
+    code = "cloud_error"
+
+    def __init__(self, operation: str, code: str, message: str):
+        self.operation = operation
+        self.code = code
+        self.message = message
+        super().__init__(f"{operation}: {code}: {message}")
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "Unknown")
+
+
+def error_message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", str(error))
+
+
+def as_launch_error(error: Exception) -> Exception:
+    """A launch call's failure as LaunchFailed (refused: nothing launched) or LaunchUnsettled
+    (outcome unknown)."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if code in UNSETTLED_CODES or status >= 500:
+            return LaunchUnsettled(f"{code}: {error_message(error)}")
+        return LaunchFailed(code, error_message(error))
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return LaunchUnsettled(f"connection to AWS failed: {error}")
+    return LaunchUnsettled(str(error))
+
+
+def as_cloud_error(operation: str, error: Exception) -> CloudError:
+    if isinstance(error, ClientError):
+        return CloudError(operation, error_code(error), error_message(error))
+    return CloudError(operation, type(error).__name__, str(error))
+
+
+class AwsClients:
+    """Lazily built clients sharing one session, region and retry policy (standard mode:
+    throttling and connection errors back off before an error reaches us)."""
+
+    def __init__(self, *, region: str | None = None, max_attempts: int = 5, session: boto3.Session | None = None):
+        self.session = session or boto3.Session(region_name=region or None)
+        self.config = Config(
+            region_name=self.session.region_name or "us-east-1",
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+
+    @property
+    def region(self) -> str:
+        return self.config.region_name
+
+    def client(self, service: str) -> Any:
+        return self._client(service)
+
+    @functools.cache  # noqa: B019  (one client per service for the provider's lifetime)
+    def _client(self, service: str) -> Any:
+        return self.session.client(service, config=self.config)
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    @property
+    def autoscaling(self) -> Any:
+        return self.client("autoscaling")
+
+    @property
+    def ssm(self) -> Any:
+        return self.client("ssm")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+
+__all__ = ["AwsClients", "BotoCoreError", "ClientError", "CloudError", "as_cloud_error", "as_launch_error"]

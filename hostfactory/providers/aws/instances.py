@@ -1,0 +1,119 @@
+"""Describing instances: state, addresses, and whether the cloud is about to take one back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hostfactory.providers.aws.clients import AwsClients, ClientError, as_cloud_error
+from hostfactory.providers.base import InstanceInfo
+
+logger = logging.getLogger("hostfactory.providers.aws")
+FILTER_BATCH = 199  # EC2 takes at most 200 values per filter
+SPOT_NOTICE = timedelta(minutes=2)  # a spot interruption notice comes two minutes ahead
+# Spot request status codes that announce an interruption.
+SPOT_MARKED = {"marked-for-termination", "marked-for-stop", "marked-for-hibernation"}
+# Scheduled events that take an instance away (AWS's Spot interruptions and retirements).
+TAKING_EVENTS = ("instance-stop", "instance-retirement")
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def describe_instances(clients: AwsClients, instance_ids: list[str]) -> dict[str, InstanceInfo]:
+    """Every id EC2 still knows, with its interruption notice if any. Filters rather than
+    InstanceIds, so one vanished id does not fail the whole batch."""
+    ids = list(dict.fromkeys(instance_ids))
+    raw: dict[str, dict[str, Any]] = {}
+    try:
+        paginator = clients.ec2.get_paginator("describe_instances")
+        for batch in chunks(ids, FILTER_BATCH):
+            for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": batch}]):
+                for reservation in page.get("Reservations", []):
+                    for instance in reservation.get("Instances", []):
+                        raw[instance["InstanceId"]] = instance
+    except ClientError as error:
+        raise as_cloud_error("DescribeInstances", error) from None
+    notices = {**_scheduled_events(clients, set(raw)), **_spot_notices(clients, raw)}
+    return {instance_id: _info(instance, notices.get(instance_id)) for instance_id, instance in raw.items()}
+
+
+def _info(instance: dict[str, Any], notice: tuple[datetime, str] | None) -> InstanceInfo:
+    tags = {tag["Key"]: tag.get("Value", "") for tag in instance.get("Tags", [])}
+    return InstanceInfo(
+        instance_id=instance["InstanceId"],
+        state=instance.get("State", {}).get("Name", "unknown"),
+        private_ip_address=instance.get("PrivateIpAddress") or None,
+        private_dns_name=instance.get("PrivateDnsName") or "",
+        public_ip_address=instance.get("PublicIpAddress") or None,
+        launch_time=_aware(instance.get("LaunchTime")),
+        instance_type=instance.get("InstanceType"),
+        price_type="spot" if instance.get("InstanceLifecycle") == "spot" else "ondemand",
+        tags=tags,
+        interruption_at=notice[0] if notice else None,
+        interruption_reason=notice[1] if notice else "",
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _spot_notices(clients: AwsClients, raw: dict[str, dict[str, Any]]) -> dict[str, tuple[datetime, str]]:
+    """Spot instances whose spot request is marked for termination (or stop/hibernation)."""
+    by_request = {
+        instance["SpotInstanceRequestId"]: instance_id
+        for instance_id, instance in raw.items()
+        if instance.get("InstanceLifecycle") == "spot" and instance.get("SpotInstanceRequestId")
+    }
+    notices: dict[str, tuple[datetime, str]] = {}
+    if not by_request:
+        return notices
+    try:
+        paginator = clients.ec2.get_paginator("describe_spot_instance_requests")
+        for batch in chunks(list(by_request), FILTER_BATCH):
+            for page in paginator.paginate(Filters=[{"Name": "spot-instance-request-id", "Values": batch}]):
+                for spot_request in page.get("SpotInstanceRequests", []):
+                    status = spot_request.get("Status", {})
+                    instance_id = by_request.get(spot_request.get("SpotInstanceRequestId"))
+                    if instance_id and status.get("Code") in SPOT_MARKED:
+                        noticed = _aware(status.get("UpdateTime")) or datetime.now(UTC)
+                        reason = f"Spot interruption: {status['Code']} ({status.get('Message', '')})".replace(" ()", "")
+                        notices[instance_id] = (noticed + SPOT_NOTICE, reason)
+    except ClientError as error:
+        logger.warning("cannot read spot request status: %s", as_cloud_error("DescribeSpotInstanceRequests", error))
+    return notices
+
+
+def _scheduled_events(clients: AwsClients, instance_ids: set[str]) -> dict[str, tuple[datetime, str]]:
+    """Instances with a scheduled stop or retirement (Spot interruptions show up as such)."""
+    notices: dict[str, tuple[datetime, str]] = {}
+    if not instance_ids:
+        return notices
+    try:
+        paginator = clients.ec2.get_paginator("describe_instance_status")
+        pages = paginator.paginate(Filters=[{"Name": "event.code", "Values": list(TAKING_EVENTS)}])
+        for page in pages:
+            for status in page.get("InstanceStatuses", []):
+                if status.get("InstanceId") in instance_ids:
+                    notice = _event_notice(status.get("Events", []))
+                    if notice:
+                        notices[status["InstanceId"]] = notice
+    except ClientError as error:
+        logger.warning("cannot read scheduled events: %s", as_cloud_error("DescribeInstanceStatus", error))
+    return notices
+
+
+def _event_notice(events: list[dict[str, Any]]) -> tuple[datetime, str] | None:
+    for event in events:
+        description = event.get("Description", "")
+        if event.get("Code") in TAKING_EVENTS and not description.startswith(("[Completed]", "[Canceled]")):
+            when = _aware(event.get("NotBefore")) or datetime.now(UTC)
+            return when, f"Scheduled {event['Code']}: {description}".rstrip(": ")
+    return None
