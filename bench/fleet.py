@@ -66,10 +66,7 @@ def _template(number: int) -> Template:
 
 def _machine(request: Request, slot: int, active: bool, pending: bool, now) -> Machine:
     number = uuid.uuid4().int % 16**17
-    if pending:
-        status = MachineStatus.PENDING
-    else:
-        status = MachineStatus.RUNNING if active else MachineStatus.RETURNED
+    status = MachineStatus.PENDING if pending else MachineStatus.RUNNING if active else MachineStatus.RETURNED
     return Machine(
         machine_id=f"i-{number:017x}",
         name=f"ip-10-{slot}-{number % 250}-{number % 251}.ec2.internal",

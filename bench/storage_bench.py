@@ -21,7 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for key, value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
     os.environ.setdefault(key, value)
 
 import django  # noqa: E402
@@ -88,7 +92,11 @@ def backend(kind: str) -> Iterator[Callable[[], Repositories]]:
 
 
 def load(repos: Repositories, fleet: Fleet) -> None:
-    for repo, entities in ((repos.templates, fleet.templates), (repos.requests, fleet.requests), (repos.machines, fleet.machines)):
+    for repo, entities in (
+        (repos.templates, fleet.templates),
+        (repos.requests, fleet.requests),
+        (repos.machines, fleet.machines),
+    ):
         model = getattr(repo, "model", None)
         if model is None:
             for entity in entities:
@@ -156,13 +164,10 @@ def scan_the_old_way(kind: str, repos: Repositories, name: str, scan_filter, rep
 
 
 def measure_hostfactory(kind: str, size: int, repos: Repositories, fleet: Fleet, repeat: int) -> list[Row]:
-    try:
-        from hostfactory.hostfactory_api.services import hf_get_request_status
-    except ImportError:
-        return []
+    from hostfactory.hostfactory_api.services import hf_get_request_status
+
     ids = fleet.active_request_ids[:50]
-    payload = {"requests": [{"requestId": i} for i in ids]}
-    call = lambda: hf_get_request_status(repos=repos, payload=payload)  # noqa: E731
+    call = lambda: hf_get_request_status(repos=repos, request_ids=ids)  # noqa: E731
     ms, _ = timed(call, max(1, repeat // 2))
     row = Row(kind, size, "HF getRequestStatus(50)", ms, len(ids))
     if kind != "memory":
@@ -174,12 +179,36 @@ def measure_hostfactory(kind: str, size: int, repos: Repositories, fleet: Fleet,
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("backend", "fleet", "operation", "ms/call", "returned", "DynamoDB calls", "items read", "scan ms", "scan read", "scan/index")
+    header = (
+        "backend",
+        "fleet",
+        "operation",
+        "ms/call",
+        "returned",
+        "DynamoDB calls",
+        "items read",
+        "scan ms",
+        "scan read",
+        "scan/index",
+    )
     lines = [header]
     for r in rows:
         ratio = f"{r.scan_ms / r.ms:.0f}x" if r.scan_ms and r.ms else "-"
         scan_ms = f"{r.scan_ms:.2f}" if r.scan_ms is not None else "-"
-        lines.append((r.backend, f"{r.fleet:,}", r.operation, f"{r.ms:.3f}", str(r.returned), r.calls, r.items_read, scan_ms, r.scan_read, ratio))
+        lines.append(
+            (
+                r.backend,
+                f"{r.fleet:,}",
+                r.operation,
+                f"{r.ms:.3f}",
+                str(r.returned),
+                r.calls,
+                r.items_read,
+                scan_ms,
+                r.scan_read,
+                ratio,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for number, line in enumerate(lines):
         print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
