@@ -30,7 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
@@ -173,8 +173,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def call(config: Config, operation: str, body: bytes, sleep: Any = time.sleep) -> dict[str, Any]:
+def call(config: Config, operation: str, body: bytes, sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
     """POST ``body``; retry connection errors and 5xx with back-off; the answer as a dict."""
+    sleep = sleep or time.sleep
     url = config.url + ENDPOINT + operation
     request = urllib.request.Request(
         url,
