@@ -1,0 +1,166 @@
+"""Plain Django forms for the admin's change pages, one per aggregate.
+
+The admin builds them as it builds a ModelForm (``Form(data, files, instance=obj)``), but there
+is no model to save: ``clean()`` builds the domain aggregate, so the domain's own validation
+(and its transition tables) decides what is valid, and its messages become form errors. The
+admin stores the built aggregate through the services in ``save_model``.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+
+from hostfactory.domain import Aggregate
+from hostfactory.errors import DomainValidationError, HostFactoryError, InvalidTransition, VersionConflict
+
+
+def anchor_instance(model: type[models.Model], aggregate: Aggregate) -> models.Model:
+    """An unsaved instance of the table-less anchor model carrying ``aggregate``: what the
+    admin's views, links, history and messages handle in place of a database row."""
+    instance = model(pk=aggregate.id)
+    instance.aggregate = aggregate
+    return instance
+
+
+def pretty_json(value: Any) -> str:
+    """A JSON object one key per line, each value on its own line in compact form, which
+    suits Host Factory's ``[type, value]`` pairs and short launch settings."""
+    if not isinstance(value, dict) or not value:
+        return json.dumps(value, ensure_ascii=False)
+    lines = [
+        f"  {json.dumps(key, ensure_ascii=False)}: {json.dumps(item, ensure_ascii=False)}"
+        for key, item in value.items()
+    ]
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
+class JsonObjectField(forms.JSONField):
+    """A JSON object in a textarea, with errors that say where the JSON is broken."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return {}
+        if isinstance(value, dict):
+            return value
+        try:
+            converted = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValidationError(
+                "Invalid JSON at line %(line)s column %(column)s: %(problem)s.",
+                code="invalid",
+                params={"line": error.lineno, "column": error.colno, "problem": error.msg},
+            ) from None
+        if not isinstance(converted, dict):
+            raise ValidationError(
+                "Must be a JSON object ({...}), got a JSON %(kind)s.",
+                code="invalid",
+                params={"kind": type(converted).__name__},
+            )
+        return converted
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return pretty_json(value)
+
+
+class AggregateForm(forms.Form):
+    """Base of the admin's forms: ``build()`` turns cleaned data into the aggregate.
+
+    ``version`` travels in a hidden field: a form opened before someone else saved the
+    aggregate is refused instead of overwriting their change.
+    """
+
+    model: ClassVar[type[models.Model]]
+    # A write the repository refused after the form validated (set per request by the
+    # admin, which then shows the form again with this error).
+    refused: ClassVar[HostFactoryError | None] = None
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # What the admin's helpers read from a ModelForm's options.
+        cls._meta = SimpleNamespace(model=getattr(cls, "model", None), labels=None, help_texts=None, fields=None)
+
+    def __init__(self, data=None, files=None, *, instance: models.Model | None = None, initial=None, **kwargs):
+        self.current: Aggregate | None = getattr(instance, "aggregate", None)
+        self.instance = instance if instance is not None else self.model()
+        if self.current is not None:
+            initial = {**self.initial_from(self.current), "version": self.current.version, **(initial or {})}
+        super().__init__(data, files, initial=initial, **kwargs)
+        self.aggregate: Aggregate | None = None
+        self.stale = False
+
+    # -- per aggregate ----------------------------------------------------------------
+
+    def initial_from(self, aggregate: Aggregate) -> dict[str, Any]:
+        """The form's values for a stored aggregate."""
+        raise NotImplementedError
+
+    def build(self, data: dict[str, Any]) -> Aggregate:
+        """The aggregate the cleaned ``data`` describes; raises the domain's errors."""
+        raise NotImplementedError
+
+    # -- validation -------------------------------------------------------------------
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.refused is not None:
+            self.add_error(self.field_for(self.refused), str(self.refused))
+            return data
+        if self.errors:
+            return data
+        if self.current is not None and data.get("version") != self.current.version:
+            self.stale = True
+            self.add_error(None, self.stale_message(data.get("version")))
+            return data
+        try:
+            self.aggregate = self.build(data)
+        except (DomainValidationError, InvalidTransition) as error:
+            self.add_error(self.field_for(error), str(error))
+        return data
+
+    def stale_message(self, version: int | None) -> str:
+        name = self.model._meta.verbose_name
+        if version is None:
+            return f"This form carries no version of the {name}; reload the page and make your change again."
+        return (
+            f"Not saved: this {name} was changed by someone else after you opened it (you edited version "
+            f"{version}, it is now version {self.current.version}). Reload the page to see the current values, "
+            "then make your change again."
+        )
+
+    def field_for(self, error: HostFactoryError) -> str | None:
+        """The form field an error belongs to (None: the form as a whole)."""
+        if isinstance(error, DomainValidationError):
+            name = error.field.split(".")[0]
+        elif isinstance(error, InvalidTransition):
+            name = "status"
+        elif isinstance(error, VersionConflict) and self.current is None:
+            name = self.model._meta.pk.name  # creating an id that exists
+        else:
+            name = None  # stale or deleted meanwhile: the form as a whole
+        return name if name in self.fields else None
+
+    def save(self, commit: bool = False) -> models.Model:
+        """The admin's ``save_form`` calls this: an instance carrying the edited aggregate,
+        not stored yet (``save_model`` stores it through the services)."""
+        return anchor_instance(self.model, self.aggregate)
+
+
+def optional_text(value: str) -> str | None:
+    """An empty text input means "not set"."""
+    return value or None

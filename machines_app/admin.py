@@ -1,0 +1,189 @@
+"""Machines in the admin: list, filters, search by id or name, status/IP/name changes, and
+the actions "set status" and "ask Host Factory to return"."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from hostfactory.admin import (
+    AggregateQuerySet,
+    RepositoryModelAdmin,
+    admin_link,
+    aggregate_field,
+    enum_options,
+    repository_filter,
+    template_options,
+)
+from hostfactory.storage import get_repositories
+from machines_app import models
+from machines_app.domain import Machine, MachineStatus, hf_acquire_result, hf_machine_message, hf_machine_status
+from machines_app.forms import MachineActionForm, MachineForm
+from machines_app.services import machine_delete, machine_reclaim, machine_update, machine_update_status
+from requests_app.models import Request as RequestAnchor
+from templates_app.models import Template as TemplateAnchor
+
+
+@admin.register(models.Machine)
+class MachineAdmin(RepositoryModelAdmin):
+    repository_name = "machines"
+    aggregate_form = MachineForm
+    action_form = MachineActionForm
+    list_display = (
+        "machine_id",
+        "name",
+        "status",
+        "hf_result",
+        "private_ip_address",
+        "request",
+        "template",
+        "reclaim_at",
+    )
+    list_filter = (
+        repository_filter("status", "status", enum_options(MachineStatus)),
+        repository_filter("template_id", "template", template_options),
+        repository_filter("request_id", "request", list),  # shown once a request's page links here
+    )
+    search_fields = ("machine_id", "name")
+    search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."
+    actions = ("set_status", "mark_terminated", "reclaim")
+
+    name = aggregate_field("name")
+    status = aggregate_field("status")
+    status_reason = aggregate_field("status_reason", "status reason")
+    private_ip_address = aggregate_field("private_ip_address", "private IP")
+    public_ip_address = aggregate_field("public_ip_address", "public IP")
+    instance_type = aggregate_field("instance_type", "instance type")
+    price_type = aggregate_field("price_type", "price type")
+    launch_time = aggregate_field("launch_time", "launched")
+    tags = aggregate_field("tags")
+    reclaim_at = aggregate_field("reclaim_at", "return asked")
+
+    @admin.display(description="request")
+    def request(self, obj: models.Machine) -> str:
+        return admin_link(RequestAnchor, obj.aggregate.request_id)
+
+    @admin.display(description="return request")
+    def return_request(self, obj: models.Machine) -> str:
+        return admin_link(RequestAnchor, obj.aggregate.return_request_id)
+
+    @admin.display(description="template")
+    def template(self, obj: models.Machine) -> str:
+        return admin_link(TemplateAnchor, obj.aggregate.template_id)
+
+    @admin.display(description="Host Factory result")
+    def hf_result(self, obj: models.Machine) -> str:
+        return hf_acquire_result(obj.aggregate).value
+
+    @admin.display(description="Host Factory status")
+    def hf_status(self, obj: models.Machine) -> str:
+        return hf_machine_status(obj.aggregate.status)
+
+    @admin.display(description="Host Factory message")
+    def hf_message(self, obj: models.Machine) -> str:
+        return hf_machine_message(obj.aggregate, hf_acquire_result(obj.aggregate)) or "-"
+
+    def get_fieldsets(self, request: HttpRequest, obj: models.Machine | None = None) -> list:
+        return [
+            (
+                None,
+                {
+                    "fields": (
+                        "machine_id",
+                        "template",
+                        "request",
+                        "return_request",
+                        "instance_type",
+                        "price_type",
+                        "launch_time",
+                        "tags",
+                    )
+                },
+            ),
+            ("Status", {"fields": ("status", "status_reason", "name", "private_ip_address", "public_ip_address")}),
+            ("Host Factory view", {"fields": ("hf_status", "hf_result", "hf_message", "reclaim_at")}),
+            ("Record", {"fields": ("version", "created_at", "updated_at")}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Machine | None = None) -> tuple:
+        return (
+            "machine_id",
+            "template",
+            "request",
+            "return_request",
+            "instance_type",
+            "price_type",
+            "launch_time",
+            "tags",
+            "hf_status",
+            "hf_result",
+            "hf_message",
+            "reclaim_at",
+            "created_at",
+            "updated_at",
+        )
+
+    def get_aggregates(self, ids: list[str]) -> list[Machine]:
+        return self.repository().get_by_instance_ids(ids)
+
+    def search_aggregates(self, term: str) -> list[Machine]:
+        """Each word as an instance id (one batch read) and as a host name (name index)."""
+        words = list(dict.fromkeys(term.split()))
+        found = {machine.machine_id: machine for machine in self.repository().get_by_instance_ids(words)}
+        for word in words:
+            found.update((machine.machine_id, machine) for machine in self.repository().get_by_name(word))
+        return list(found.values())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # machines are registered by whoever launched them (the API)
+
+    def has_reclaim_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("machines_app.reclaim_machine")
+
+    def update_aggregate(self, request: HttpRequest, aggregate: Machine, current: Machine) -> Machine:
+        return machine_update(repos=get_repositories(), machine=aggregate)
+
+    def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
+        machine_delete(repos=get_repositories(), machine_id=aggregate_id)
+
+    @admin.action(permissions=["change"], description="Set status of selected machines (choose the new status)")
+    def set_status(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        chosen = request.POST.get("status", "")
+        allowed = [status.value for status in MachineStatus]
+        if chosen not in allowed:
+            self.message_user(
+                request,
+                f"Choose the new status next to the action (one of {', '.join(allowed)}); nothing changed.",
+                messages.ERROR,
+            )
+            return
+        self.change_status(request, queryset, MachineStatus(chosen))
+
+    @admin.action(permissions=["change"], description="Mark selected machines terminated")
+    def mark_terminated(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        self.change_status(request, queryset, MachineStatus.TERMINATED)
+
+    def change_status(self, request: HttpRequest, queryset: AggregateQuerySet, status: MachineStatus) -> None:
+        """Through machine_update_status, so each machine's request is reconciled."""
+        repos = get_repositories()
+        reason = f"Set to {status.value} by {request.user.get_username()} in the admin."
+        self.run_action(
+            request,
+            queryset,
+            lambda machine_id: machine_update_status(
+                repos=repos, machine_id=machine_id, status=status, changes={"status_reason": reason}
+            ),
+            done_as=f"Set status {status.value} on",
+            log_as=f"Changed status to {status.value}.",
+        )
+
+    @admin.action(permissions=["reclaim"], description="Ask Host Factory to return selected machines")
+    def reclaim(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        repos = get_repositories()
+        self.run_action(
+            request,
+            queryset,
+            lambda machine_id: machine_reclaim(repos=repos, machine_id=machine_id),
+            done_as="Asked Host Factory to return",
+            log_as="Asked Host Factory to return it.",
+        )

@@ -1,0 +1,63 @@
+"""The admin's machine form: status (with its reason), name and IP addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin import helpers
+
+from hostfactory.admin_forms import AggregateForm, optional_text
+from machines_app import models
+from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
+
+STATUS_CHOICES = [(status.value, status.value) for status in MachineStatus]
+
+
+class MachineForm(AggregateForm):
+    model = models.Machine
+
+    status = forms.ChoiceField(label="Status", choices=STATUS_CHOICES)
+    status_reason = forms.CharField(
+        label="Status reason",
+        required=False,
+        max_length=1000,
+        help_text="Why it is in this status; required when failed.",
+    )
+    name = forms.CharField(
+        label="Name", required=False, max_length=255, help_text="Host name Host Factory sees (private DNS)."
+    )
+    private_ip_address = forms.CharField(required=False, label="Private IP address", max_length=64)
+    public_ip_address = forms.CharField(required=False, label="Public IP address", max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.current is not None:
+            moves = sorted(status.value for status in MACHINE_TRANSITIONS.table[self.current.status])
+            allowed = ", ".join(moves) if moves else "none (a returned machine keeps its status)"
+            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
+
+    def initial_from(self, machine: Machine) -> dict[str, Any]:
+        return {
+            "status": machine.status.value,
+            "status_reason": machine.status_reason,
+            "name": machine.name,
+            "private_ip_address": machine.private_ip_address or "",
+            "public_ip_address": machine.public_ip_address or "",
+        }
+
+    def build(self, data: dict[str, Any]) -> Machine:
+        """The machine as edited; the transition table decides a status move (InvalidTransition)."""
+        moved = self.current.with_status(data["status"], data["status_reason"])
+        return moved.replace(
+            name=data["name"],
+            private_ip_address=optional_text(data["private_ip_address"]),
+            public_ip_address=optional_text(data["public_ip_address"]),
+            version=data["version"],
+        )
+
+
+class MachineActionForm(helpers.ActionForm):
+    """The action bar, with the status the "set status" action moves the machines to."""
+
+    status = forms.ChoiceField(required=False, label="New status", choices=[("", "---------"), *STATUS_CHOICES])

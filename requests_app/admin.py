@@ -1,0 +1,161 @@
+"""Requests in the admin: list, filters, the request page with its machines and the Host
+Factory view, status changes under the transition rules, and the cancel action."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from hostfactory.admin import (
+    AggregateQuerySet,
+    RepositoryModelAdmin,
+    admin_link,
+    aggregate_field,
+    enum_options,
+    repository_filter,
+    template_options,
+)
+from hostfactory.storage import get_repositories
+from machines_app.domain import Machine, hf_acquire_result, hf_machine_message, hf_return_result
+from machines_app.models import Machine as MachineAnchor
+from requests_app import models
+from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status
+from requests_app.forms import RequestForm
+from requests_app.services import (
+    request_cancel,
+    request_delete,
+    request_machines,
+    request_set_status,
+    request_update_message,
+)
+from templates_app.models import Template as TemplateAnchor
+
+MACHINE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+MACHINE_TABLE = (
+    '<table class="hostfactory-machines"><thead><tr><th>Machine</th><th>Name</th><th>Status</th>'
+    "<th>Host Factory result</th><th>Private IP</th><th>Message</th></tr></thead><tbody>{}</tbody></table>"
+)
+
+
+@admin.register(models.Request)
+class RequestAdmin(RepositoryModelAdmin):
+    repository_name = "requests"
+    aggregate_form = RequestForm
+    list_display = (
+        "request_id",
+        "request_type",
+        "template",
+        "machine_count",
+        "status",
+        "hf_status",
+        "message",
+        "created_at",
+    )
+    list_filter = (
+        repository_filter("status", "status", enum_options(RequestStatus)),
+        repository_filter("request_type", "type", enum_options(RequestType)),
+        repository_filter("template_id", "template", template_options),
+    )
+    search_fields = ("request_id",)
+    search_help_text = "Exact request id (req-... or ret-...)."
+    actions = ("cancel",)
+
+    request_type = aggregate_field("request_type", "type")
+    machine_count = aggregate_field("machine_count", "machines asked")
+    status = aggregate_field("status")
+    message = aggregate_field("message")
+    hf_message = aggregate_field("message", "message")
+    requested_by = aggregate_field("requested_by", "requested by")
+    deadline = aggregate_field("deadline")
+    completed_at = aggregate_field("completed_at", "completed")
+
+    @admin.display(description="template")
+    def template(self, obj: models.Request) -> str:
+        return admin_link(TemplateAnchor, obj.aggregate.template_id)
+
+    @admin.display(description="Host Factory status")
+    def hf_status(self, obj: models.Request) -> str:
+        return hf_request_status(obj.aggregate.status)
+
+    @admin.display(description="machines")
+    def machines_table(self, obj: models.Request) -> str:
+        request = obj.aggregate
+        machines = request_machines(repos=get_repositories(), request=request)
+        if not machines:
+            return "No machines yet."
+        rows = format_html_join("", MACHINE_ROW, (self.machine_row(request, machine) for machine in machines))
+        return format_html(MACHINE_TABLE, rows)
+
+    @staticmethod
+    def machine_row(request: Request, machine: Machine) -> tuple:
+        if request.request_type == RequestType.RETURN:
+            result = hf_return_result(machine, request.is_terminal)
+        else:
+            result = hf_acquire_result(machine)
+        return (
+            admin_link(MachineAnchor, machine.machine_id),
+            machine.name or "-",
+            machine.status.value,
+            result.value,
+            machine.private_ip_address or "-",
+            hf_machine_message(machine, result) or "",
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: models.Request | None = None) -> list:
+        return [
+            (None, {"fields": ("request_id", "request_type", "template", "machine_count", "requested_by")}),
+            ("Status", {"fields": ("status", "message", "version")}),
+            ("Host Factory view", {"fields": ("hf_status", "hf_message")}),
+            ("Machines", {"fields": ("machines_table",)}),
+            ("Times", {"fields": ("created_at", "updated_at", "deadline", "completed_at")}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Request | None = None) -> tuple:
+        return (
+            "request_id",
+            "request_type",
+            "template",
+            "machine_count",
+            "requested_by",
+            "hf_status",
+            "hf_message",
+            "machines_table",
+            "created_at",
+            "updated_at",
+            "deadline",
+            "completed_at",
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # requests come from Host Factory (the API), not from operators
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("requests_app.cancel_request")
+
+    def update_aggregate(self, request: HttpRequest, aggregate: Request, current: Request) -> Request:
+        repos = get_repositories()
+        if aggregate.status != current.status:
+            return request_set_status(
+                repos=repos, request_id=aggregate.request_id, status=aggregate.status, message=aggregate.message
+            )
+        if aggregate.message != current.message:
+            return request_update_message(
+                repos=repos, request_id=aggregate.request_id, message=aggregate.message, version=current.version
+            )
+        return current
+
+    def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
+        request_delete(repos=get_repositories(), request_id=aggregate_id)
+
+    @admin.action(permissions=["cancel"], description="Cancel selected requests")
+    def cancel(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        repos = get_repositories()
+        message = f"Cancelled by {request.user.get_username()} in the admin."
+        self.run_action(
+            request,
+            queryset,
+            lambda request_id: request_cancel(repos=repos, request_id=request_id, message=message),
+            done_as="Cancelled",
+            log_as="Cancelled.",
+        )

@@ -1,0 +1,102 @@
+"""Templates in the admin: list, filters, search by id, add, change, delete, enable/disable."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from hostfactory.admin import (
+    FILTER_SAMPLE,
+    AggregateQuerySet,
+    RepositoryModelAdmin,
+    aggregate_field,
+    repository_filter,
+)
+from hostfactory.storage import get_repositories
+from templates_app import models
+from templates_app.domain import PRICE_TYPES, Template
+from templates_app.forms import TemplateForm
+from templates_app.services import template_create, template_delete, template_set_enabled, template_update
+
+
+def provider_type_options() -> list[tuple[str, str]]:
+    templates = get_repositories().templates.list_page(limit=FILTER_SAMPLE).items
+    return [(kind, kind) for kind in sorted({"aws", *(template.provider_type for template in templates)})]
+
+
+@admin.register(models.Template)
+class TemplateAdmin(RepositoryModelAdmin):
+    repository_name = "templates"
+    aggregate_form = TemplateForm
+    list_display = (
+        "template_id",
+        "enabled",
+        "max_number",
+        "provider_type",
+        "provider_api",
+        "price_type",
+        "description",
+        "updated_at",
+    )
+    list_filter = (
+        repository_filter("provider_type", "provider type", provider_type_options),
+        repository_filter("price_type", "price type", lambda: [(price, price) for price in PRICE_TYPES]),
+        repository_filter("enabled", "enabled", lambda: [("true", "Yes"), ("false", "No")]),
+    )
+    search_fields = ("template_id",)
+    search_help_text = "Exact template id."
+    actions = ("enable", "disable")
+
+    enabled = aggregate_field("enabled", boolean=True)
+
+    @admin.display(description="max number")
+    def max_number(self, obj: models.Template) -> str:
+        template = obj.aggregate
+        return "unlimited (-1)" if template.is_unlimited else str(template.max_number)
+
+    description = aggregate_field("description")
+    provider_type = aggregate_field("provider_type", "provider type")
+    provider_api = aggregate_field("provider_api", "provider API")
+    price_type = aggregate_field("price_type", "price type")
+    attributes = aggregate_field("attributes")
+    provider_config = aggregate_field("provider_config", "provider config")
+
+    def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
+        fieldsets = [
+            (None, {"fields": ("template_id", "enabled", "max_number", "description")}),
+            ("Provider", {"fields": ("provider_type", "provider_api", "price_type", "provider_config")}),
+            ("Host Factory attributes", {"fields": ("attributes",)}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Record", {"fields": ("version", "created_at", "updated_at")}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
+        return ("template_id", "created_at", "updated_at") if obj is not None else ()
+
+    def create_aggregate(self, request: HttpRequest, aggregate: Template) -> Template:
+        return template_create(repos=get_repositories(), template=aggregate)
+
+    def update_aggregate(self, request: HttpRequest, aggregate: Template, current: Template) -> Template:
+        return template_update(repos=get_repositories(), template=aggregate)
+
+    def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
+        template_delete(repos=get_repositories(), template_id=aggregate_id)
+
+    @admin.action(permissions=["change"], description="Enable selected templates")
+    def enable(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        self.set_enabled(request, queryset, enabled=True)
+
+    @admin.action(permissions=["change"], description="Disable selected templates")
+    def disable(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+        self.set_enabled(request, queryset, enabled=False)
+
+    def set_enabled(self, request: HttpRequest, queryset: AggregateQuerySet, *, enabled: bool) -> None:
+        repos = get_repositories()
+        self.run_action(
+            request,
+            queryset,
+            lambda template_id: template_set_enabled(repos=repos, template_id=template_id, enabled=enabled),
+            done_as="Enabled" if enabled else "Disabled",
+            log_as="Enabled." if enabled else "Disabled.",
+        )

@@ -1,0 +1,117 @@
+"""The operator console in a real browser: headless Chromium (Debian's /usr/bin/chromium)
+driven by Playwright against pytest-django's live server, on the memory backend (the live
+server runs in a thread of this process, so it shares the test's data).
+
+Screenshots of the three list pages go to test-artifacts/admin-screenshots/ (gitignored).
+Outside CI a missing browser skips the test with the reason; in CI (CI=true) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from requests_app.domain import RequestStatus
+from tests.admin.helpers import admin_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-screenshots"
+PASSWORD = "browser-test-password"
+
+
+def browser_missing(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"headless Chromium is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium_page():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        browser_missing(f"Playwright for Python is not installed ({error})")
+    if not CHROMIUM.exists():
+        browser_missing(f"{CHROMIUM} not found (Debian package 'chromium')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def browser_user(transactional_db, django_user_model):
+    # Made before the browser starts: Playwright's sync API runs an event loop in this
+    # thread, where Django refuses database calls.
+    return django_user_model.objects.create_superuser("operator", "ops@example.com", PASSWORD)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
+def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, browser_user, chromium_page):
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = chromium_page
+
+    # Log in through the admin's own login page.
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#fleet-dashboard")).to_contain_text("Requests by status")
+    expect(page.locator("#fleet-dashboard .fleet-requests tr.status-in_progress td")).to_have_text("1")
+    page.screenshot(path=SCREENSHOTS / "index.png", full_page=True)
+
+    # Templates: edit tpl-a's max_number and see it saved in the list.
+    page.goto(live_server.url + admin_url("template"))
+    expect(page.locator("#result_list")).to_contain_text("tpl-spot")
+    page.screenshot(path=SCREENSHOTS / "templates.png", full_page=True)
+    page.click("#result_list a:text-is('tpl-a')")
+    page.screenshot(path=SCREENSHOTS / "template-change.png", full_page=True)
+    page.fill("#id_max_number", "7")
+    page.click("input[name=_save]")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("was changed successfully")
+    row = page.locator("#result_list tr", has=page.locator("a:text-is('tpl-a')"))
+    expect(row.locator("td.field-max_number")).to_have_text("7")
+    assert fleet.repos.templates.get_by_id("tpl-a").max_number == 7
+
+    # Requests list, before anything changes: the active request is "running" for Host Factory.
+    page.goto(live_server.url + admin_url("request"))
+    active = page.locator("#result_list tr", has=page.locator(f"a:text-is('{fleet.active.request_id}')"))
+    expect(active.locator("td.field-hf_status")).to_have_text("running")
+    page.screenshot(path=SCREENSHOTS / "requests.png", full_page=True)
+
+    # Machines: mark the pending machine terminated with the action.
+    page.goto(live_server.url + admin_url("machine"))
+    page.screenshot(path=SCREENSHOTS / "machines.png", full_page=True)
+    page.check(f"input[name=_selected_action][value='{fleet.pending.machine_id}']")
+    page.select_option("select[name=action]", "mark_terminated")
+    page.click("button[name=index]")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text(
+        f"Set status terminated on 1 machine: {fleet.pending.machine_id}"
+    )
+
+    # Its request is now finished with an error: one machine started, the other failed.
+    page.click(f"#result_list tr:has(input[value='{fleet.pending.machine_id}']) td.field-request a")
+    expect(page.locator(".field-hf_status .readonly")).to_have_text("complete_with_error")
+    expect(page.locator(".field-hf_message .readonly")).to_contain_text("1 of 2 machines started")
+    expect(page.locator("table.hostfactory-machines")).to_contain_text(fleet.pending.machine_id)
+    expect(page.locator("#id_status")).to_have_value("partial")
+    page.screenshot(path=SCREENSHOTS / "request-change.png", full_page=True)
+    assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.PARTIAL
+    assert re.search(r"/admin/requests_app/request/req-[0-9a-f-]+/change/", page.url)
