@@ -22,10 +22,13 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
-## run: set everything up and serve on http://$(HOST):$(PORT) (memory backend, SQLite)
+## run: set everything up and serve on http://$(HOST):$(PORT) (memory backend, SQLite): migrate,
+## a local admin user and a plugin token (printed once), the sample templates, then the server
+TEMPLATES_FILE := $${HOSTFACTORY_TEMPLATES_FILE:-samples/templates.json}
 run: venv
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input --verbosity 0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py setup_local --url http://$(HOST):$(PORT) --templates $(TEMPLATES_FILE)
+	DEBUG=$${DEBUG:-1} HOSTFACTORY_TEMPLATES_FILE=$(TEMPLATES_FILE) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## lint: ruff check and format check
 lint: venv
