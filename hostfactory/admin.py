@@ -91,7 +91,7 @@ def admin_link(model: type[models.Model], object_id: str | None, text: str | Non
 
 
 def enum_options(enum: type[StrEnum]) -> Callable[[], list[tuple[str, str]]]:
-    return lambda: [(member.value, member.value.replace("_", " ")) for member in enum]
+    return lambda: [(member.value, member.value) for member in enum]
 
 
 FILTER_SAMPLE = 100  # templates read to offer filter choices: one short page, never the table

@@ -120,17 +120,15 @@ class AggregateForm(forms.Form):
         data = super().clean()
         if self.refused is not None:
             self.add_error(self.field_for(self.refused), str(self.refused))
-            return data
-        if self.errors:
-            return data
-        if self.current is not None and data.get("version") != self.current.version:
-            self.stale = True
+        elif self.current is not None and data.get("version") != self.current.version:
+            # Also a missing or forged version: its hidden field's own error would not show.
+            self.stale = data.get("version") is not None
             self.add_error(None, self.stale_message(data.get("version")))
-            return data
-        try:
-            self.aggregate = self.build(data)
-        except (DomainValidationError, InvalidTransition) as error:
-            self.add_error(self.field_for(error), str(error))
+        elif not self.errors:
+            try:
+                self.aggregate = self.build(data)
+            except (DomainValidationError, InvalidTransition) as error:
+                self.add_error(self.field_for(error), str(error))
         return data
 
     def stale_message(self, version: int | None) -> str:

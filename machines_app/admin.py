@@ -42,7 +42,9 @@ class MachineAdmin(RepositoryModelAdmin):
     list_filter = (
         repository_filter("status", "status", enum_options(MachineStatus)),
         repository_filter("template_id", "template", template_options),
-        repository_filter("request_id", "request", list),  # shown once a request's page links here
+        # Shown once a request's page links here.
+        repository_filter("request_id", "request", list),
+        repository_filter("return_request_id", "return request", list),
     )
     search_fields = ("machine_id", "name")
     search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."

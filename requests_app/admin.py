@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from hostfactory.admin import (
     AggregateQuerySet,
@@ -33,6 +35,7 @@ from templates_app.models import Template as TemplateAnchor
 
 MACHINE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 MACHINE_TABLE = (
+    '<p><a href="{}">These machines in the machine list</a></p>'
     '<table class="hostfactory-machines"><thead><tr><th>Machine</th><th>Name</th><th>Status</th>'
     "<th>Host Factory result</th><th>Private IP</th><th>Message</th></tr></thead><tbody>{}</tbody></table>"
 )
@@ -85,7 +88,9 @@ class RequestAdmin(RepositoryModelAdmin):
         if not machines:
             return "No machines yet."
         rows = format_html_join("", MACHINE_ROW, (self.machine_row(request, machine) for machine in machines))
-        return format_html(MACHINE_TABLE, rows)
+        field = "return_request_id" if request.request_type == RequestType.RETURN else "request_id"
+        listed = reverse("admin:machines_app_machine_changelist") + "?" + urlencode({field: request.request_id})
+        return format_html(MACHINE_TABLE, listed, rows)
 
     @staticmethod
     def machine_row(request: Request, machine: Machine) -> tuple:

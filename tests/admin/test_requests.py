@@ -110,3 +110,13 @@ def test_requests_are_not_added_here_and_only_finished_ones_deleted(fleet, super
     assert deleted.status_code == 302
     assert fleet.repos.requests.get_by_id(fleet.finished.request_id) is None
     assert [entry.action_flag for entry in log_entries(RequestAnchor, fleet.finished.request_id)] == [DELETION]
+
+
+def test_the_request_page_links_to_its_machines_in_the_list(fleet, operator_client):
+    page = operator_client.get(admin_url("request", "change", fleet.active.request_id)).content.decode()
+    listed = f"{admin_url('machine')}?request_id={fleet.active.request_id}"
+    assert f'href="{listed}"' in page
+    response = operator_client.get(listed)
+    assert sorted(obj.pk for obj in response.context["cl"].result_list) == sorted(
+        [fleet.running.machine_id, fleet.pending.machine_id]
+    )

@@ -229,3 +229,11 @@ def test_delete_selected_deletes_what_is_free_and_reports_the_rest(fleet, operat
     assert fleet.repos.templates.get_by_id("tpl-a") is not None
     assert [entry.action_flag for entry in log_entries(TemplateAnchor, "tpl-spot")] == [DELETION]
     assert log_entries(TemplateAnchor, "tpl-a") == []
+
+
+def test_a_form_without_a_valid_version_is_refused(fleet, operator_client):
+    url = admin_url("template", "change", "tpl-a")
+    response = operator_client.post(url, submitted(operator_client.get(url), max_number="3", version="abc"))
+    assert response.status_code == 200
+    assert "This form carries no version of the template" in form_errors(response)["__all__"][0]
+    assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
