@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
@@ -37,6 +39,7 @@ THROTTLED = {
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 10
 MAX_RETRY_ATTEMPTS = 3
+TABLE_WAIT_SECONDS = 300
 
 
 def make_meta(config: StorageConfig, table_name: str) -> type:
@@ -68,6 +71,22 @@ def _profile_credentials(profile: str | None) -> dict[str, str]:
     if frozen.token:
         keys["aws_session_token"] = frozen.token
     return keys
+
+
+# PynamoDB gives every table's connection its own botocore session per thread, and a new
+# session re-reads botocore's endpoint and service JSON (0.3-1 s of CPU). Connections with the
+# same credentials share one session per thread instead: the three tables, every rebuild of
+# the repositories, and every thread (the async twins run in executor threads).
+_botocore_sessions: dict[tuple, threading.local] = {}
+
+
+def share_botocore_session(model: type[Model]) -> None:
+    meta = model.Meta
+    credentials = tuple(
+        getattr(meta, name, None) for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+    )
+    connection = model._get_connection().connection
+    connection._local = _botocore_sessions.setdefault(credentials, threading.local())
 
 
 @contextlib.contextmanager
@@ -114,6 +133,7 @@ class DynamoRepository(Repository[T]):
     def __init__(self, config: StorageConfig) -> None:
         self.table_name = config.tables[self.table_key]
         self.model: type[Model] = self.build_model(make_meta(config, self.table_name))
+        share_botocore_session(self.model)
         self.indexes: dict[str, GlobalSecondaryIndex] = {
             field: getattr(self.model, f"{field}_index") for field in self.indexed_fields
         }
@@ -232,17 +252,39 @@ class DynamoRepository(Repository[T]):
     # -- tables -----------------------------------------------------------------------
 
     def create_table(self, wait: bool = True) -> bool:
-        """Create the table and its indexes unless it exists; True when it was created."""
+        """Create the table and its indexes unless it exists; True when it was created.
+
+        With ``wait``, return once the table and every index are ACTIVE (polling every 50 ms
+        at first: PynamoDB's own wait sleeps 2 s, even on a local server that is done at once).
+        """
         with translated_errors(self.table_name, "CreateTable"):
-            if self.model.exists():
-                return False
-            try:
-                self.model.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
-            except PynamoDBException as error:
-                if _error_code(error)[0] == "ResourceInUseException":
-                    return False  # created meanwhile by another process
-                raise
-        return True
+            created = False
+            if not self.model.exists():
+                try:
+                    self.model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
+                    created = True
+                except PynamoDBException as error:
+                    if _error_code(error)[0] != "ResourceInUseException":
+                        raise  # else created meanwhile by another process
+            if wait:
+                self._wait_until_active()
+        return created
+
+    def _wait_until_active(self, timeout: float = TABLE_WAIT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            table = self.model._get_connection().describe_table() or {}
+            statuses = [table.get("TableStatus")]
+            statuses += [index.get("IndexStatus") for index in table.get("GlobalSecondaryIndexes", [])]
+            if all(status == "ACTIVE" for status in statuses):
+                return
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    f"DynamoDB table {self.table_name!r} is not ACTIVE after {timeout:.0f} s (status: {statuses})"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def delete_table(self) -> None:
         with translated_errors(self.table_name, "DeleteTable"):
