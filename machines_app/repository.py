@@ -49,7 +49,7 @@ class MachineRepository(Repository[Machine]):
     @logged
     def get_by_instance_ids(self, instance_ids: list[str]) -> list[Machine]:
         """Machines by cloud instance id, in the order asked; unknown ids are skipped."""
-        if isinstance(instance_ids, str) or not all(isinstance(i, str) for i in instance_ids):
+        if not isinstance(instance_ids, list | tuple) or not all(isinstance(i, str) for i in instance_ids):
             raise InvalidFilter(f"instance_ids: must be a list of strings, got {instance_ids!r}")
         return self._get_many(list(dict.fromkeys(i for i in instance_ids if i)))
 
