@@ -92,6 +92,7 @@ def test_one_bad_template_loads_nothing(storage, tmp_path):
     assert stored(storage) == {}
 
 
+@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)  # input checks, before storage
 @pytest.mark.parametrize(
     ("content", "message"),
     [

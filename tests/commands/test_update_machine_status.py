@@ -65,6 +65,7 @@ def test_failed_needs_a_reason_and_keeps_it(storage, request_with_machines):
     assert storage.machines.get_by_id(first).status_reason == "InsufficientInstanceCapacity"
 
 
+@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)  # input checks, before storage
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -113,6 +114,7 @@ def test_many_from_a_json_file(storage, request_with_machines, tmp_path):
     assert storage.machines.get_by_id(second).status == MachineStatus.SHUTTING_DOWN
 
 
+@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)  # input checks, before storage
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
