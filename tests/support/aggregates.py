@@ -4,6 +4,7 @@ arguments override any field."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 from machines_app.domain import Machine
@@ -57,3 +58,17 @@ def machine(machine_id: str | None = None, **fields: Any) -> Machine:
 
 
 BUILDERS = {"templates": template, "requests": acquire_request, "machines": machine}
+
+
+def bulk_save(repository, entities) -> list:
+    """Store never-saved ``entities`` as ``save`` would (version 1, timestamps), quickly: one
+    BatchWriteItem per 25 on DynamoDB instead of a PutItem each. For tests that need many
+    items to read, not to test writing."""
+    if not hasattr(repository, "model"):
+        return [repository.save(entity) for entity in entities]
+    now = datetime.now(UTC)
+    stored = [entity.stamped(now).replace(version=1) for entity in entities]
+    with repository.model.batch_write() as batch:
+        for entity in stored:
+            batch.save(repository.to_item(entity))
+    return stored
