@@ -60,6 +60,7 @@ def browser_user(transactional_db, django_user_model):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, browser_user, chromium_page):
