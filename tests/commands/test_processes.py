@@ -160,3 +160,15 @@ def test_setup_local_with_dynamodb_creates_the_tables_and_loads_the_samples(dyna
     finally:
         for repo in repos.all():
             repo.delete_table()
+
+
+def test_unreachable_storage_is_a_one_line_error(shared):
+    _repos, env = shared
+    env = {**env, "DYNAMODB_HOST": f"http://127.0.0.1:{free_port()}"}
+    failed = manage("update_request_status", "req-x", "cancelled", env=env)
+    assert failed.returncode == 1
+    table = env["DYNAMODB_REQUESTS_TABLE"]
+    assert (
+        failed.stderr.strip()
+        == f"CommandError: DynamoDB is unreachable (GetItem on {table!r}): EndpointConnectionError"
+    )
