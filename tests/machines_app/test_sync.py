@@ -15,7 +15,6 @@ from tests.commands.ec2 import GONE_ID, REGION, CallLog, Throttle, describe, lau
 from tests.support import aggregates
 from tests.support.dynalite import free_port
 
-
 # The sync logic is the same over every backend (the storage contract suite proves the
 # backends alike); the main flow and the concurrent-writer case also run on DynamoDB (moto).
 memory_only = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
