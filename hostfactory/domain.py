@@ -44,7 +44,7 @@ def check_int_range(field: str, value: Any, low: int, high: int, extra: str = ""
 
 
 def check_template_id(field: str, value: Any) -> None:
-    if not isinstance(value, str) or not TEMPLATE_ID_RE.match(value):
+    if not isinstance(value, str) or not TEMPLATE_ID_RE.fullmatch(value):
         fail(field, f"{TEMPLATE_ID_RULE}, got {value!r}")
 
 
@@ -59,8 +59,10 @@ def check_ip(field: str, value: Any) -> None:
     if value is None:
         return
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)  # ip_address() also takes an int; the field holds text
         ipaddress.ip_address(value)
-    except (ValueError, TypeError):
+    except ValueError:
         fail(field, f"must be a valid IPv4 or IPv6 address, got {value!r}")
 
 

@@ -90,11 +90,11 @@ class Machine(Aggregate):
     id_field = "machine_id"
 
     def validate(self) -> None:
-        if not isinstance(self.machine_id, str) or not MACHINE_ID_RE.match(self.machine_id):
+        if not isinstance(self.machine_id, str) or not MACHINE_ID_RE.fullmatch(self.machine_id):
             fail("machine_id", f"must be 1-255 characters without whitespace, got {self.machine_id!r}")
-        if not isinstance(self.request_id, str) or not ACQUIRE_ID_RE.match(self.request_id):
+        if not isinstance(self.request_id, str) or not ACQUIRE_ID_RE.fullmatch(self.request_id):
             fail("request_id", f"must be an acquire request id req-<uuid4>, got {self.request_id!r}")
-        if self.return_request_id is not None and not RETURN_ID_RE.match(str(self.return_request_id)):
+        if self.return_request_id is not None and not RETURN_ID_RE.fullmatch(str(self.return_request_id)):
             fail(
                 "return_request_id", f"must be a return request id ret-<uuid4> or null, got {self.return_request_id!r}"
             )

@@ -74,7 +74,7 @@ def new_request_id(request_type: RequestType) -> str:
 
 def request_type_of(request_id: str) -> RequestType | None:
     """The type an id's prefix says, or None for an id we could not have issued."""
-    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
+    if not isinstance(request_id, str) or not REQUEST_ID_RE.fullmatch(request_id):
         return None
     return RequestType.ACQUIRE if request_id.startswith("req-") else RequestType.RETURN
 

@@ -68,7 +68,7 @@ def _check_weights(field: str, value: Any) -> None:
 
 
 def _check_tags(field: str, value: Any) -> None:
-    if not isinstance(value, str) or (value and not INSTANCE_TAGS_RE.match(value)):
+    if not isinstance(value, str) or (value and not INSTANCE_TAGS_RE.fullmatch(value)):
         fail(field, f"must be a 'key=value;key2=value2' string, got {value!r}")
 
 
@@ -195,7 +195,7 @@ class Template(Aggregate):
         self.normalise("attributes", normal)
 
     def _validate_choices(self) -> None:
-        if not isinstance(self.provider_type, str) or not PROVIDER_TYPE_RE.match(self.provider_type):
+        if not isinstance(self.provider_type, str) or not PROVIDER_TYPE_RE.fullmatch(self.provider_type):
             fail("provider_type", f"must be lower-case letters and digits, got {self.provider_type!r}")
         if self.provider_api is not None and self.provider_api not in PROVIDER_APIS:
             fail("provider_api", f"must be one of {', '.join(PROVIDER_APIS)} or null, got {self.provider_api!r}")
