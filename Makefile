@@ -35,10 +35,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## check: Django's system checks and migrations
+## check: Django's system checks, migrations, and the OpenAPI schema (valid, no warnings)
 check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 pytest: venv node
 	$(PY) -m pytest $(PYTEST_ARGS)

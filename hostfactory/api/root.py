@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,3 +30,17 @@ class ApiRootView(APIView):
     @extend_schema(summary="Links to the resources, Host Factory endpoints and docs", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({name: request.build_absolute_uri(reverse(url_name)) for name, url_name in LINKS.items()})
+
+
+@extend_schema(exclude=True)
+class NoEndpointView(APIView):
+    """Any other path under /api/v1/: a JSON 404 that says where to look."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def dispatch_missing(self, request: Request, *args, **kwargs) -> Response:
+        hint = "; resource paths end with a slash" if not request.path.endswith("/") else ""
+        raise NotFound(f"No API endpoint at {request.path}{hint}. The list is at /api/v1/ and /api/docs/.")
+
+    get = post = put = patch = delete = head = options = dispatch_missing
