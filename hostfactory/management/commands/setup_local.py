@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.db import transaction
 
 from hostfactory.api.tokens import PLUGINS_GROUP, plugin_token_issue
@@ -38,12 +39,12 @@ class Command(HostFactoryCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         url = options["url"].rstrip("/")
-        templates_line = self._templates(options["templates"])
+        templates_lines = self._templates(options["templates"])
         with transaction.atomic():
             admin_lines = self._admin(options["admin"])
             token_lines, token = self._plugin_token(options["plugin_user"])
         self.stdout.write("")
-        for line in [*admin_lines, *token_lines, templates_line]:
+        for line in [*admin_lines, *token_lines, *templates_lines]:
             self.stdout.write(f"  {line}")
         self.stdout.write("")
         self.stdout.write(f"  Admin        {url}/admin/")
@@ -54,21 +55,15 @@ class Command(HostFactoryCommand):
         self.stdout.write("")
         self.summary(f"Local setup done ({current_config().type} storage)")
 
-    def _templates(self, path: str) -> str:
+    def _templates(self, path: str) -> list[str]:
         """Validate the file always; load it now only where the server will see it."""
         templates = templates_read_file(path)
         if current_config().type == "memory":
-            return f"Templates    {len(templates)} from {path} (the server loads them at start)"
-        self._create_tables()
+            return [f"Templates    {len(templates)} from {path} (the server loads them at start)"]
+        tables = StringIO()
+        call_command("create_dynamodb_tables", wait=True, stdout=tables)
         report = templates_load(repos=self.repositories(), templates=templates)
-        return f"Templates    {path}: {report.summary()}"
-
-    def _create_tables(self) -> None:
-        if "create_dynamodb_tables" in get_commands():
-            call_command("create_dynamodb_tables", verbosity=0)
-            return
-        for repo in self.repositories().all():
-            repo.create_table()
+        return [f"Tables       {tables.getvalue().strip()}", f"Templates    {path}: {report.summary()}"]
 
     def _admin(self, username: str) -> list[str]:
         users = get_user_model()
