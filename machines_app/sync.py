@@ -38,10 +38,18 @@ EC2_INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 FILTER_VALUES_LIMIT = 200
 NOT_FOUND = "InvalidInstanceID.NotFound"
 VANISHED_REASON = "Instance no longer exists in EC2."
-# EC2 instance state name -> machine status (the first six machine statuses are EC2's).
-EC2_STATES = {status.value: status for status in MachineStatus if status.value in (
-    "pending", "running", "stopping", "stopped", "shutting-down", "terminated"
-)}  # fmt: skip
+# EC2 instance state name -> machine status (the first six machine statuses are EC2's own).
+EC2_STATES = {
+    status.value: status
+    for status in (
+        MachineStatus.PENDING,
+        MachineStatus.RUNNING,
+        MachineStatus.STOPPING,
+        MachineStatus.STOPPED,
+        MachineStatus.SHUTTING_DOWN,
+        MachineStatus.TERMINATED,
+    )
+}
 
 
 class CloudUnavailable(HostFactoryError):
