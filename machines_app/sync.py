@@ -183,7 +183,11 @@ def observed_change(
             return None
         target, changes, vanished = MachineStatus.TERMINATED, {"status_reason": VANISHED_REASON}, True
     else:
-        target, changes, vanished = EC2_STATES[instance["State"]["Name"]], _reported_fields(machine, instance), False
+        state = instance.get("State", {}).get("Name")
+        if state not in EC2_STATES:
+            report.skipped.append(f"{machine.machine_id}: EC2 state {state!r} is not one we know")
+            return None
+        target, changes, vanished = EC2_STATES[state], _reported_fields(machine, instance), False
         reason = (instance.get("StateReason") or {}).get("Message")
         if target != machine.status and reason:
             changes["status_reason"] = reason
