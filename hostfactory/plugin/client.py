@@ -19,8 +19,6 @@ Python standard library only, and nothing from the service's code, so it runs wi
     HF_SERVICE_CA_FILE      SERVICE_CA_FILE      CA bundle for a private certificate authority
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os
@@ -31,10 +29,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 OPERATIONS = (
     "getAvailableTemplates",
@@ -64,22 +61,21 @@ class ClientError(Exception):
         self.details = details
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     url: str
     token: str
     timeout: float
     retries: int
-    ca_file: str | None
+    ca_file: "str | None"
 
 
 # -- configuration -------------------------------------------------------------------------
 
 
-def load_config(env: Mapping[str, str]) -> Config:
+def load_config(env: "Mapping[str, str]") -> Config:
     file_settings, file_path = provider_config(env)
 
-    def setting(name: str) -> str | None:
+    def setting(name: str) -> "str | None":
         return env.get(f"HF_{name}") or _text(file_settings.get(name))
 
     url = setting("SERVICE_URL")
@@ -103,7 +99,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
 
 
-def provider_config(env: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
+def provider_config(env: "Mapping[str, str]") -> "tuple[dict[str, Any], str | None]":
     """The provider instance's config file, when Host Factory names one and it exists."""
     confdir, provider = env.get("HF_PROVIDER_CONFDIR"), env.get("HF_PROVIDER_NAME")
     if not confdir or not provider:
@@ -120,11 +116,11 @@ def provider_config(env: Mapping[str, str]) -> tuple[dict[str, Any], str | None]
     return data, str(path)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any) -> "str | None":
     return str(value) if value not in (None, "") else None
 
 
-def _token_from_file(path: Any) -> str | None:
+def _token_from_file(path: Any) -> "str | None":
     if not path:
         return None
     try:
@@ -133,7 +129,7 @@ def _token_from_file(path: Any) -> str | None:
         raise ClientError(f"cannot read the token file {path}: {error.strerror or error}") from None
 
 
-def _number(name: str, value: str | None, default: float, kind: type, low: float, high: float) -> Any:
+def _number(name: str, value: "str | None", default: float, kind: type, low: float, high: float) -> Any:
     if value is None:
         return kind(default)
     try:
@@ -148,7 +144,7 @@ def _number(name: str, value: str | None, default: float, kind: type, low: float
 # -- input ---------------------------------------------------------------------------------
 
 
-def read_input(path: str | None) -> bytes:
+def read_input(path: "str | None") -> bytes:
     """The input document, checked to be JSON here so a bad file is named as such."""
     if path is None:
         return b"{}"
@@ -173,7 +169,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def call(config: Config, operation: str, body: bytes, sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
+def call(
+    config: Config, operation: str, body: bytes, sleep: "Callable[[float], None] | None" = None
+) -> "dict[str, Any]":
     """POST ``body``; retry connection errors and 5xx with back-off; the answer as a dict."""
     sleep = sleep or time.sleep
     url = config.url + ENDPOINT + operation
@@ -210,7 +208,7 @@ def call(config: Config, operation: str, body: bytes, sleep: Callable[[float], N
     raise AssertionError("unreachable")
 
 
-def _answer(status: int, raw: bytes, url: str) -> dict[str, Any]:
+def _answer(status: int, raw: bytes, url: str) -> "dict[str, Any]":
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -259,9 +257,9 @@ def _http_failure(error: urllib.error.HTTPError, url: str, attempt: int) -> Clie
     return ClientError(message, details)
 
 
-def _connection_failure(error: Exception, url: str, timeout: float, attempt: int) -> tuple[ClientError, bool]:
+def _connection_failure(error: Exception, url: str, timeout: float, attempt: int) -> "tuple[ClientError, bool]":
     reason = getattr(error, "reason", error)
-    timed_out = isinstance(reason, TimeoutError | socket.timeout)
+    timed_out = isinstance(reason, (TimeoutError, socket.timeout))
     details = f"POST {url}: {type(reason).__name__}: {reason} (attempt {attempt})"
     if timed_out:
         return ClientError(f"the Host Factory service at {url} did not answer within {timeout:g}s", details), True
@@ -281,14 +279,14 @@ class _Parser(argparse.ArgumentParser):
         raise ClientError(f"bad arguments: {message}; usage: {self.format_usage().strip()}")
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parse_args(argv: "list[str]") -> argparse.Namespace:
     parser = _Parser(prog="client.py", description="Host Factory provider plugin client.")
     parser.add_argument("operation", choices=OPERATIONS)
     parser.add_argument("-f", "--file", help="input JSON file from Host Factory ('-' for stdin)")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+def main(argv: "list[str] | None" = None, env: "Mapping[str, str] | None" = None) -> int:
     env = os.environ if env is None else env
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)

@@ -234,3 +234,28 @@ def test_the_client_needs_nothing_but_the_standard_library(tmp_path):
         [sys.executable, "-I", "-S", "-c", code, str(REPO_ROOT)], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0 and done.stdout.strip() == "getAvailableTemplates", done.stderr
+
+
+def test_the_client_stays_runnable_on_the_python3_of_older_symphony_hosts():
+    """RHEL 8's platform python3 is 3.6: no ``from __future__ import annotations`` (3.7+), and
+    every annotation Python evaluates at definition time is a plain name or a string, never
+    ``dict[...]`` or ``X | None`` (3.9+, 3.10+)."""
+    import ast
+
+    source = (REPO_ROOT / "hostfactory" / "plugin" / "client.py").read_text()
+    tree = ast.parse(source, feature_version=(3, 6))
+    futures = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names]
+    assert "annotations" not in futures
+    evaluated = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args.args + node.args.kwonlyargs + [node.args.vararg, node.args.kwarg]
+            evaluated += [arg.annotation for arg in arguments if arg is not None] + [node.returns]
+        elif isinstance(node, ast.ClassDef | ast.Module):
+            evaluated += [item.annotation for item in node.body if isinstance(item, ast.AnnAssign)]
+    late = [
+        ast.unparse(a)
+        for a in evaluated
+        if a is not None and not isinstance(a, ast.Name | ast.Attribute | ast.Constant)
+    ]
+    assert late == [], f"quote these annotations: {late}"
