@@ -104,11 +104,13 @@ def provision_run(
     """One pass over the active requests (index queries by status; no scan)."""
     worker = worker or new_worker_id()
     report = ProvisionReport()
+    launched_now = set()
     for request in repos.requests.get_by_status(RequestStatus.PENDING):
         if request.request_type == RequestType.ACQUIRE:
+            launched_now.add(request.request_id)
             _guarded(report, provision_launch, repos=repos, provider=provider, request=request, worker=worker)
     for request in repos.requests.get_by_status(RequestStatus.IN_PROGRESS):
-        if request.request_type != RequestType.ACQUIRE:
+        if request.request_type != RequestType.ACQUIRE or request.request_id in launched_now:
             continue
         if is_launched(request):
             _guarded(report, provision_follow, repos=repos, provider=provider, request=request)
@@ -122,10 +124,15 @@ def provision_run(
             report.sync = provider.sync_machines(repos=repos)
         except HostFactoryError as error:
             report.errors.append(f"sync: {error}")
+        except Exception as error:  # the sync is retried next pass; the steps after it still run
+            logger.exception("machine sync failed")
+            report.errors.append(f"sync: {type(error).__name__}: {error}")
         provision_interruptions(repos=repos, provider=provider, report=report)
+        # The sync may have settled the last hosts of a launch that brings no more.
         for request in repos.requests.get_by_status(RequestStatus.IN_PROGRESS):
-            if request.request_type == RequestType.ACQUIRE and is_launched(request):
-                _guarded(report, provision_follow, repos=repos, provider=provider, request=request)
+            if request.request_type == RequestType.ACQUIRE and request.provider_data.get("final"):
+                errors = request.provider_data.get("errors", [])
+                _guarded(report, finish_short_launch, repos=repos, request=request, errors=errors)
     return report
 
 
@@ -200,17 +207,17 @@ def provision_launch(
         return
     stored = record_launch(repos=repos, request=claimed, launch=launch)
     report.launched.append(f"{request.request_id}: {describe_launch(launch)}")
-    register_instances(repos=repos, provider=provider, request=stored, instance_ids=launch.instance_ids, report=report)
-    if launch.final:
-        finish_short_launch(repos=repos, request=stored, launch=launch, report=report)
+    provision_follow(repos=repos, provider=provider, request=stored, report=report)
 
 
 def record_launch(*, repos: Repositories, request: Request, launch: Launch) -> Request:
-    """Store what was launched on the request (merged into whatever was stored meanwhile)."""
+    """Store what was launched on the request (merged into whatever was stored meanwhile);
+    ``final`` marks a launch that brings no more hosts."""
+    data = {**launch.provider_data, **({"final": True} if launch.final else {})}
     return update_with_retry(
         repos.requests,
         request.request_id,
-        lambda current: current.replace(provider_data={**current.provider_data, **launch.provider_data}),
+        lambda current: current.replace(provider_data={**current.provider_data, **data}),
     )
 
 
@@ -255,11 +262,15 @@ def provision_follow(*, repos: Repositories, provider: Provider, request: Reques
     """A launch still filling (a fleet or group): register the instances it has now."""
     launch = provider.launch_progress(request=request)
     register_instances(repos=repos, provider=provider, request=request, instance_ids=launch.instance_ids, report=report)
-    if launch.final:
-        finish_short_launch(repos=repos, request=request, launch=launch, report=report)
+    if not launch.final:
+        return
+    if not request.provider_data.get("final"):
+        final = Launch({"final": True, "errors": launch.errors})
+        request = record_launch(repos=repos, request=request, launch=final)
+    finish_short_launch(repos=repos, request=request, errors=launch.errors, report=report)
 
 
-def finish_short_launch(*, repos: Repositories, request: Request, launch: Launch, report: ProvisionReport) -> None:
+def finish_short_launch(*, repos: Repositories, request: Request, errors: list[str], report: ProvisionReport) -> None:
     """End a launch that will bring no more hosts once none of its hosts is still starting:
     complete when the started hosts cover the asked capacity (a host counts its vmTypes
     weight), else partial or failed with the cloud's errors. Launches that got every host
@@ -279,7 +290,7 @@ def finish_short_launch(*, repos: Repositories, request: Request, launch: Launch
     else:
         status = RequestStatus.PARTIAL if started else RequestStatus.FAILED
         message = f"{len(started)} of {current.machine_count} machines started"
-        message += f"; launch errors: {'; '.join(launch.errors)}" if launch.errors else "."
+        message += f"; launch errors: {'; '.join(errors)}" if errors else "."
     _end(repos=repos, request=current, status=status, message=message)
     report.finished.append(f"{request.request_id}: {status.value} {message}".rstrip())
 

@@ -144,23 +144,37 @@ def instance(clients: AwsClients, instance_id: str) -> dict[str, Any]:
     return clients.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
 
 
-THROTTLED_BODY = (
-    b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>'
-    b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID></Response>"
-)
+class Refuse:
+    """EC2 answering ``operation`` with an error (default: RequestLimitExceeded, as when
+    throttled) for the first ``times`` attempts, or all. The answer is given before the request
+    leaves botocore, so only the client's own retries see it, and the request is pointed away
+    from moto, which would otherwise still act on it. Counts the attempts."""
 
-
-class Throttle:
-    """EC2 answering ``operation`` with RequestLimitExceeded, before the request leaves
-    botocore, so the client's own retries (and only they) see it; counts the attempts."""
-
-    def __init__(self, provider: AwsProvider, operation: str) -> None:
+    def __init__(
+        self,
+        provider: AwsProvider,
+        operation: str,
+        *,
+        status: int = 400,
+        code: str = "RequestLimitExceeded",
+        message: str = "Request limit exceeded.",
+        times: int | None = None,
+    ) -> None:
         self.attempts = 0
+        self.times = times
+        self.status = status
+        self.body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error></Errors><RequestID>refused</RequestID></Response>"
+        ).encode()
         provider.clients.ec2.meta.events.register_first(f"before-send.ec2.{operation}", self._answer)
 
-    def _answer(self, request: Any, **kwargs: Any) -> AWSResponse:
+    def _answer(self, request: Any, **kwargs: Any) -> AWSResponse | None:
+        if self.times is not None and self.attempts >= self.times:
+            return None
         self.attempts += 1
-        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Body(THROTTLED_BODY))
+        request.url = "https://refused.invalid/"  # every before-send handler runs: keep moto out of it
+        return AWSResponse(request.url, self.status, {"Content-Type": "text/xml"}, _Body(self.body))
 
 
 class _Body:

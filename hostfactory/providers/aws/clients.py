@@ -56,6 +56,9 @@ def as_launch_error(error: Exception) -> Exception:
 
 
 def as_cloud_error(operation: str, error: Exception) -> CloudError:
+    """``operation`` in AWS's spelling (``describe_fleets`` becomes ``DescribeFleets``)."""
+    if "_" in operation or operation.islower():
+        operation = "".join(part.title() for part in operation.split("_"))
     if isinstance(error, ClientError):
         return CloudError(operation, error_code(error), error_message(error))
     return CloudError(operation, type(error).__name__, str(error))
@@ -69,7 +72,8 @@ class AwsClients:
         self.session = session or boto3.Session(region_name=region or None)
         self.config = Config(
             region_name=self.session.region_name or "us-east-1",
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            # botocore's "max_attempts" counts retries; "total_max_attempts" counts every attempt.
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=5,
             read_timeout=30,
         )

@@ -135,6 +135,13 @@ class AwsContext:
         if launch_template_id:
             self.quietly(self.ec2, "delete_launch_template", LaunchTemplateId=launch_template_id)
 
+    def undo(self, client: Any, operation: str, **params: Any) -> None:
+        """Clean up after a refused launch: best effort, logged, never hiding the launch's own error."""
+        try:
+            self.quietly(client, operation, **params)
+        except Exception as error:
+            logger.warning("clean-up %s(%s) after a failed launch did not work: %s", operation, params, error)
+
     def quietly(self, client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
         """A clean-up call: "already gone" is success; other errors are CloudError."""
         try:

@@ -67,25 +67,18 @@ def _aware(value: Any) -> datetime | None:
 
 def _spot_notices(clients: AwsClients, raw: dict[str, dict[str, Any]]) -> dict[str, tuple[datetime, str]]:
     """Spot instances whose spot request is marked for termination (or stop/hibernation)."""
-    by_request = {
-        instance["SpotInstanceRequestId"]: instance_id
-        for instance_id, instance in raw.items()
-        if instance.get("InstanceLifecycle") == "spot" and instance.get("SpotInstanceRequestId")
-    }
+    spot_ids = [i for i, instance in raw.items() if instance.get("InstanceLifecycle") == "spot"]
     notices: dict[str, tuple[datetime, str]] = {}
-    if not by_request:
-        return notices
     try:
         paginator = clients.ec2.get_paginator("describe_spot_instance_requests")
-        for batch in chunks(list(by_request), FILTER_BATCH):
-            for page in paginator.paginate(Filters=[{"Name": "spot-instance-request-id", "Values": batch}]):
+        for batch in chunks(spot_ids, FILTER_BATCH):
+            for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": batch}]):
                 for spot_request in page.get("SpotInstanceRequests", []):
                     status = spot_request.get("Status", {})
-                    instance_id = by_request.get(spot_request.get("SpotInstanceRequestId"))
-                    if instance_id and status.get("Code") in SPOT_MARKED:
+                    if spot_request.get("InstanceId") in raw and status.get("Code") in SPOT_MARKED:
                         noticed = _aware(status.get("UpdateTime")) or datetime.now(UTC)
                         reason = f"Spot interruption: {status['Code']} ({status.get('Message', '')})".replace(" ()", "")
-                        notices[instance_id] = (noticed + SPOT_NOTICE, reason)
+                        notices[spot_request["InstanceId"]] = (noticed + SPOT_NOTICE, reason)
     except ClientError as error:
         logger.warning("cannot read spot request status: %s", as_cloud_error("DescribeSpotInstanceRequests", error))
     return notices

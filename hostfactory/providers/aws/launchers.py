@@ -90,7 +90,7 @@ class EC2FleetLauncher(Launcher):
         try:
             answer = self.aws.launch_call(self.ec2, "create_fleet", **params)
         except LaunchFailed:
-            self.aws.delete_launch_template(launch_template_id)
+            self.aws.undo(self.ec2, "delete_launch_template", LaunchTemplateId=launch_template_id)
             raise
         record = launch_record(template, fleet_id=answer["FleetId"], launch_template_id=launch_template_id)
         if params["Type"] != "instant":
@@ -98,8 +98,8 @@ class EC2FleetLauncher(Launcher):
         instance_ids = [i for item in answer.get("Instances", []) for i in item.get("InstanceIds", [])]
         errors = [f"{e.get('ErrorCode', 'Error')}: {e.get('ErrorMessage', '')}" for e in answer.get("Errors", [])]
         if not instance_ids and errors:
-            self.aws.quietly(self.ec2, "delete_fleets", FleetIds=[answer["FleetId"]], TerminateInstances=True)
-            self.aws.delete_launch_template(launch_template_id)
+            self.aws.undo(self.ec2, "delete_fleets", FleetIds=[answer["FleetId"]], TerminateInstances=True)
+            self.aws.undo(self.ec2, "delete_launch_template", LaunchTemplateId=launch_template_id)
             code, _, message = errors[0].partition(": ")
             raise LaunchFailed(code, "; ".join([message, *errors[1:]]))
         return Launch({**record, "instance_ids": instance_ids, "errors": errors}, instance_ids, errors)
@@ -171,7 +171,7 @@ class SpotFleetLauncher(Launcher):
         try:
             answer = self.aws.launch_call(self.ec2, "request_spot_fleet", SpotFleetRequestConfig=config)
         except LaunchFailed:
-            self.aws.delete_launch_template(launch_template_id)
+            self.aws.undo(self.ec2, "delete_launch_template", LaunchTemplateId=launch_template_id)
             raise
         record = launch_record(
             template, spot_fleet_request_id=answer["SpotFleetRequestId"], launch_template_id=launch_template_id
@@ -274,7 +274,7 @@ class ASGLauncher(Launcher):
             if error_code(error) != "AlreadyExists":  # the group of an earlier attempt: ours
                 failure = as_launch_error(error)
                 if isinstance(failure, LaunchFailed):
-                    self.aws.delete_launch_template(launch_template_id)
+                    self.aws.undo(self.ec2, "delete_launch_template", LaunchTemplateId=launch_template_id)
                 raise failure from None
         except Exception as error:
             raise as_launch_error(error) from None
