@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
 from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.indexes import GlobalSecondaryIndex
@@ -73,20 +75,48 @@ def _profile_credentials(profile: str | None) -> dict[str, str]:
     return keys
 
 
-# PynamoDB gives every table's connection its own botocore session per thread, and a new
-# session re-reads botocore's endpoint and service JSON (0.3-1 s of CPU). Connections with the
-# same credentials share one session per thread instead: the three tables, every rebuild of
-# the repositories, and every thread (the async twins run in executor threads).
-_botocore_sessions: dict[tuple, threading.local] = {}
+# PynamoDB gives every table's connection its own botocore session per thread, and each new
+# session re-reads botocore's endpoint and service JSON (0.3-1 s of CPU): three times per
+# rebuild of the repositories and again in every new thread (the async twins run in executor
+# threads). The sessions stay per connection and thread, made when PynamoDB first asks, but
+# read that JSON through one loader shared by the whole process.
+_botocore_loader: Loader | None = None
+_botocore_loader_lock = threading.Lock()
 
 
-def share_botocore_session(model: type[Model]) -> None:
+def _new_botocore_session() -> botocore.session.Session:
+    global _botocore_loader
+    session = botocore.session.get_session()
+    with _botocore_loader_lock:
+        if _botocore_loader is None:
+            _botocore_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _botocore_loader)
+    return session
+
+
+class _ConnectionLocal(threading.local):
+    """Stands in for PynamoDB's per-thread ``connection._local``, which holds only the session;
+    made on first use in each thread, as PynamoDB does."""
+
+    def __init__(self, credentials: tuple) -> None:
+        self.credentials = credentials
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "session":
+            raise AttributeError(name)
+        self.session = _new_botocore_session()
+        if self.credentials[0] and self.credentials[1]:
+            self.session.set_credentials(*self.credentials)
+        return self.session
+
+
+def share_botocore_loader(model: type[Model]) -> None:
     meta = model.Meta
     credentials = tuple(
         getattr(meta, name, None) for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
     )
-    connection = model._get_connection().connection
-    connection._local = _botocore_sessions.setdefault(credentials, threading.local())
+    model._get_connection().connection._local = _ConnectionLocal(credentials)
 
 
 @contextlib.contextmanager
@@ -133,7 +163,7 @@ class DynamoRepository(Repository[T]):
     def __init__(self, config: StorageConfig) -> None:
         self.table_name = config.tables[self.table_key]
         self.model: type[Model] = self.build_model(make_meta(config, self.table_name))
-        share_botocore_session(self.model)
+        share_botocore_loader(self.model)
         self.indexes: dict[str, GlobalSecondaryIndex] = {
             field: getattr(self.model, f"{field}_index") for field in self.indexed_fields
         }
