@@ -131,7 +131,7 @@ def test_update_status_is_one_conditional_update_without_a_read(repos):
 
 
 @on_dynamodb
-def test_a_scan_over_more_than_1_mb_follows_every_page(repos):
+def test_scans_and_queries_over_more_than_1_mb_follow_every_page(repos):
     # 25 templates of ~50 KB: DynamoDB answers a Scan 1 MB at a time.
     saved = aggregates.bulk_save(repos.templates, [aggregates.template(description="x" * 50_000) for _ in range(25)])
 
@@ -145,6 +145,11 @@ def test_a_scan_over_more_than_1_mb_follows_every_page(repos):
         found = repos.templates.find_by_attributes({"ncpus": 2})
     assert len(found) == 25
     assert counted.calls["Scan"] >= 2
+
+    with count_dynamodb_calls(repos.templates) as counted:
+        found = repos.templates.get_by_provider_type("aws")
+    assert sorted(ids(found)) == sorted(ids(saved))
+    assert dict(counted.calls) == {"Query": counted.calls["Query"]} and counted.calls["Query"] >= 2
 
 
 @on_dynamodb
