@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostfactory.errors import InvalidCursor, InvalidFilter, InvalidTransition, VersionConflict
+from hostfactory.errors import (
+    DomainValidationError,
+    InvalidCursor,
+    InvalidFilter,
+    InvalidTransition,
+    VersionConflict,
+)
 from hostfactory.storage.base import Page, Repository
 from machines_app.domain import MachineStatus
 from machines_app.repository import MachineRepository
@@ -441,6 +447,11 @@ def test_bad_input_is_an_error_naming_it_not_an_empty_result(repos, subtests):
     for label, call, message in BAD_FINDER_CALLS:
         with subtests.test(call=label), pytest.raises(InvalidFilter, match=message):
             call(repos)
+    invalid_changes = {"templates": {"max_number": -5}, "requests": {"machine_count": 0}, "machines": {"tags": [1]}}
+    for kind, change in invalid_changes.items():
+        field = next(iter(change))
+        with subtests.test(kind=kind, change=change), pytest.raises(DomainValidationError, match=f"^{field}: "):
+            repo_of(repos, kind).save(stored[kind].replace(**change))
 
     for kind in KINDS:
         assert repo_of(repos, kind).get_all() == [stored[kind]]
