@@ -131,7 +131,7 @@ class Repository(ABC, Generic[T]):
         conditions = self.filter_spec.parse(filters)
         start = _non_negative("offset", offset, 0)
         stop = None if limit is None else start + _non_negative("limit", limit, 0)
-        return [entity for entity, _ in islice(self._iter(conditions, None), start, stop)]
+        return [entity for entity, _ in islice(self._iter(conditions, None, page_size=stop), start, stop)]
 
     @logged
     def list_page(self, filters: dict | None = None, limit: int = 50, cursor: str | None = None) -> Page[T]:
@@ -139,7 +139,7 @@ class Repository(ABC, Generic[T]):
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidFilter(f"limit: must be an integer 1..{MAX_PAGE_SIZE}, got {limit!r}")
         start = decode_cursor(cursor, conditions)
-        rows = list(islice(self._iter(conditions, start), limit + 1))
+        rows = list(islice(self._iter(conditions, start, page_size=limit + 1), limit + 1))
         items = [entity for entity, _ in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1][1], conditions) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
@@ -214,8 +214,11 @@ class Repository(ABC, Generic[T]):
     def _remove(self, entity_id: str) -> bool: ...
 
     @abstractmethod
-    def _iter(self, conditions: tuple[Condition, ...], start: Any) -> Iterator[tuple[T, Any]]:
-        """Matches in a stable order after position ``start``, each with its own position."""
+    def _iter(
+        self, conditions: tuple[Condition, ...], start: Any, page_size: int | None = None
+    ) -> Iterator[tuple[T, Any]]:
+        """Matches in a stable order after position ``start``, each with its own position.
+        ``page_size`` is how many items one storage round trip should read (a hint)."""
 
     @abstractmethod
     def _find(self, field: str, values: Iterable[Any]) -> list[T]:

@@ -241,14 +241,18 @@ class DynamoRepository(Repository[T]):
                 raise
         return True
 
-    def _iter(self, conditions: tuple[Condition, ...], start: Any) -> Iterator[tuple[T, Any]]:
+    def _iter(
+        self, conditions: tuple[Condition, ...], start: Any, page_size: int | None = None
+    ) -> Iterator[tuple[T, Any]]:
         indexed = equality_values(conditions, self.indexed_fields)
         with translated_errors(self.table_name, "Query" if indexed else "Scan"):
             if indexed:
                 first = indexed[0]
-                results = self.indexes[first.field].query(_plain(first.value), last_evaluated_key=start)
+                results = self.indexes[first.field].query(
+                    _plain(first.value), last_evaluated_key=start, page_size=page_size
+                )
             else:
-                results = self.model.scan(last_evaluated_key=start)
+                results = self.model.scan(last_evaluated_key=start, page_size=page_size)
             for item in results:
                 entity = self.from_item(item)
                 if matches(entity, conditions):

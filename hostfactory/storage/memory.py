@@ -80,7 +80,9 @@ class MemoryRepository(Repository[T]):
                 self._unindex(index, _index_key(getattr(current, field)), entity_id)
             return True
 
-    def _iter(self, conditions: tuple[Condition, ...], start: Any) -> Iterator[tuple[T, Any]]:
+    def _iter(
+        self, conditions: tuple[Condition, ...], start: Any, page_size: int | None = None
+    ) -> Iterator[tuple[T, Any]]:
         with self._lock:
             ids = self._candidates(conditions)
             ids = ids[bisect.bisect_right(ids, start) :] if isinstance(start, str) else ids
