@@ -106,6 +106,12 @@ class Provider(ABC):
         new cloud state per instance id. Safe to repeat."""
 
     @abstractmethod
-    def release(self, *, request: Request) -> None:
+    def stop(self, *, request: Request) -> None:
+        """Stop a launch still filling (its request ran out of time) from bringing more hosts;
+        the hosts it has keep running. Safe to repeat."""
+
+    @abstractmethod
+    def release(self, *, request: Request, known_instance_ids: set[str]) -> None:
         """Delete what the launch left behind (fleet, group, launch template) once none of the
-        request's hosts is live. Safe to repeat."""
+        request's hosts is live; a host the launch holds that is not among
+        ``known_instance_ids`` (the request's machines) is terminated. Safe to repeat."""

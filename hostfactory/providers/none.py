@@ -27,5 +27,8 @@ class NoneProvider(Provider):
     def terminate(self, *, request, machines, keep) -> dict[str, str]:
         raise RuntimeError(NOT_LAUNCHING)
 
-    def release(self, *, request) -> None:
+    def stop(self, *, request) -> None:
+        return None
+
+    def release(self, *, request, known_instance_ids) -> None:
         return None

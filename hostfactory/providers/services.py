@@ -103,6 +103,7 @@ def provision_run(
 ) -> ProvisionReport:
     """One pass over the active requests (index queries by status; no scan)."""
     worker = worker or new_worker_id()
+    now = now or utcnow()
     report = ProvisionReport()
     launched_now = set()
     for request in repos.requests.get_by_status(RequestStatus.PENDING):
@@ -112,10 +113,13 @@ def provision_run(
     for request in repos.requests.get_by_status(RequestStatus.IN_PROGRESS):
         if request.request_type != RequestType.ACQUIRE or request.request_id in launched_now:
             continue
-        if is_launched(request):
+        if not is_launched(request):
+            if claim_expired(request, now):
+                _guarded(report, provision_launch, repos=repos, provider=provider, request=request, worker=worker)
+        elif request.is_overdue(now) and not request.provider_data.get("final"):
+            _guarded(report, provision_stop, repos=repos, provider=provider, request=request)
+        else:
             _guarded(report, provision_follow, repos=repos, provider=provider, request=request)
-        elif claim_expired(request, now or utcnow()):
-            _guarded(report, provision_launch, repos=repos, provider=provider, request=request, worker=worker)
     for request in repos.requests.get_active_requests():
         if request.request_type == RequestType.RETURN:
             _guarded(report, provision_return, repos=repos, provider=provider, request=request)
@@ -270,6 +274,17 @@ def provision_follow(*, repos: Repositories, provider: Provider, request: Reques
     finish_short_launch(repos=repos, request=request, errors=launch.errors, report=report)
 
 
+def provision_stop(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:
+    """A launch still filling at its request's deadline: register what it has, then stop it
+    bringing hosts nobody waits for (the sync then times the request out)."""
+    launch = provider.launch_progress(request=request)
+    register_instances(repos=repos, provider=provider, request=request, instance_ids=launch.instance_ids, report=report)
+    provider.stop(request=request)
+    reason = f"Stopped at the request's deadline with {len(launch.instance_ids)} instances launched."
+    record_launch(repos=repos, request=request, launch=Launch({"stopped": True, "errors": [*launch.errors, reason]}))
+    report.finished.append(f"{request.request_id}: launch stopped at the deadline")
+
+
 def finish_short_launch(*, repos: Repositories, request: Request, errors: list[str], report: ProvisionReport) -> None:
     """End a launch that will bring no more hosts once none of its hosts is still starting:
     complete when the started hosts cover the asked capacity (a host counts its vmTypes
@@ -343,7 +358,8 @@ def provision_release(*, repos: Repositories, provider: Provider, request_id: st
     acquire = repos.requests.get_by_id(request_id)
     if acquire is None or acquire.is_active or acquire.provider_data.get("released"):
         return
-    provider.release(request=acquire)
+    known = {machine.machine_id for machine in repos.machines.get_by_request_id(request_id)}
+    provider.release(request=acquire, known_instance_ids=known)
     update_with_retry(
         repos.requests, request_id, lambda r: r.replace(provider_data={**r.provider_data, "released": True})
     )

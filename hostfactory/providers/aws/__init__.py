@@ -77,5 +77,8 @@ class AwsProvider(Provider):
         launcher.detach(request, instance_ids)
         return self.context.terminate(instance_ids)
 
-    def release(self, *, request: Request) -> None:
-        self.launcher(request.provider_data.get("api")).release(request)
+    def stop(self, *, request: Request) -> None:
+        self.launcher(request.provider_data.get("api")).stop(request)
+
+    def release(self, *, request: Request, known_instance_ids: set[str]) -> None:
+        self.launcher(request.provider_data.get("api")).release(request, known_instance_ids)

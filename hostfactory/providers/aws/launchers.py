@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hostfactory.providers.aws import spec
-from hostfactory.providers.aws.clients import ClientError, as_cloud_error, as_launch_error, error_code
+from hostfactory.providers.aws.clients import ClientError, CloudError, as_cloud_error, as_launch_error, error_code
 from hostfactory.providers.aws.common import AwsContext
 from hostfactory.providers.aws.instances import chunks
 from hostfactory.providers.base import Launch, LaunchFailed
@@ -63,8 +63,23 @@ class Launcher:
     def detach(self, request: Request, instance_ids: list[str]) -> None:
         """Before hosts are terminated: take them out of whatever would replace them."""
 
-    def release(self, request: Request) -> None:
+    def stop(self, request: Request) -> None:
+        """Stop a launch still filling from bringing more hosts; the hosts it has keep running."""
+
+    def release(self, request: Request, known_instance_ids: set[str]) -> None:
         self.aws.delete_launch_template(request.provider_data.get("launch_template_id"))
+
+    def _terminate_strays(self, request: Request, known_instance_ids: set[str]) -> None:
+        """Hosts a fleet launched that were never the request's (a maintain fleet replacing an
+        interrupted host after the request completed): nobody uses them once the request's own
+        hosts are all gone."""
+        try:
+            held = self.progress(request).instance_ids
+        except CloudError:
+            return  # the fleet is gone, and its hosts with it
+        strays = sorted(set(held) - known_instance_ids)
+        if strays:
+            self.aws.terminate(strays)
 
 
 class RunInstancesLauncher(Launcher):
@@ -133,9 +148,14 @@ class EC2FleetLauncher(Launcher):
         fleets = self.aws.call(self.ec2, "describe_fleets", FleetIds=[fleet_id]).get("Fleets", [])
         return _fleet_progress(data, instance_ids, fleets[0] if fleets else None, fleet_id, "FleetState")
 
+    def stop(self, request: Request) -> None:
+        data = request.provider_data
+        if data.get("fleet_type") != "instant":
+            self.aws.quietly(self.ec2, "delete_fleets", FleetIds=[data["fleet_id"]], TerminateInstances=False)
+
     def shrink(self, request: Request, keep: int) -> None:
         data = request.provider_data
-        if data.get("fleet_type") != "maintain":
+        if data.get("fleet_type") != "maintain" or data.get("stopped"):
             return
         if keep <= 0:
             self.aws.quietly(self.ec2, "delete_fleets", FleetIds=[data["fleet_id"]], TerminateInstances=False)
@@ -153,12 +173,12 @@ class EC2FleetLauncher(Launcher):
             },
         )
 
-    def release(self, request: Request) -> None:
+    def release(self, request: Request, known_instance_ids: set[str]) -> None:
         data = request.provider_data
-        if data.get("fleet_id"):
-            instant = data.get("fleet_type") == "instant"  # instant fleets are deleted with their (gone) hosts
-            self.aws.quietly(self.ec2, "delete_fleets", FleetIds=[data["fleet_id"]], TerminateInstances=instant)
-        super().release(request)
+        if data.get("fleet_type") != "instant":  # an instant fleet holds nothing once its hosts are gone
+            self._terminate_strays(request, known_instance_ids)
+            self.aws.quietly(self.ec2, "delete_fleets", FleetIds=[data["fleet_id"]], TerminateInstances=False)
+        super().release(request, known_instance_ids)
 
 
 class SpotFleetLauncher(Launcher):
@@ -227,9 +247,15 @@ class SpotFleetLauncher(Launcher):
             }
         return _fleet_progress(data, instance_ids, fleet, fleet_id, "SpotFleetRequestState")
 
+    def stop(self, request: Request) -> None:
+        fleet_id = request.provider_data["spot_fleet_request_id"]
+        self.aws.quietly(
+            self.ec2, "cancel_spot_fleet_requests", SpotFleetRequestIds=[fleet_id], TerminateInstances=False
+        )
+
     def shrink(self, request: Request, keep: int) -> None:
         data = request.provider_data
-        if data.get("fleet_type") != "maintain":
+        if data.get("fleet_type") != "maintain" or data.get("stopped"):
             return
         fleet_id = data["spot_fleet_request_id"]
         if keep <= 0:
@@ -249,13 +275,13 @@ class SpotFleetLauncher(Launcher):
             ExcessCapacityTerminationPolicy="noTermination",
         )
 
-    def release(self, request: Request) -> None:
-        fleet_id = request.provider_data.get("spot_fleet_request_id")
-        if fleet_id:
-            self.aws.quietly(
-                self.ec2, "cancel_spot_fleet_requests", SpotFleetRequestIds=[fleet_id], TerminateInstances=False
-            )
-        super().release(request)
+    def release(self, request: Request, known_instance_ids: set[str]) -> None:
+        self._terminate_strays(request, known_instance_ids)
+        fleet_ids = [request.provider_data["spot_fleet_request_id"]]
+        self.aws.quietly(
+            self.ec2, "cancel_spot_fleet_requests", SpotFleetRequestIds=fleet_ids, TerminateInstances=False
+        )
+        super().release(request, known_instance_ids)
 
 
 class ASGLauncher(Launcher):
@@ -306,6 +332,21 @@ class ASGLauncher(Launcher):
         instance_ids = [instance["InstanceId"] for instance in group.get("Instances", [])]
         return Launch(data, instance_ids, final=len(instance_ids) >= group.get("DesiredCapacity", 0))
 
+    def stop(self, request: Request) -> None:
+        """Hold the group at the hosts it has (it still replaces an unhealthy one)."""
+        group = self._group(request.provider_data["group_name"])
+        if group is None:
+            return
+        held = len(group.get("Instances", []))
+        self.aws.call(
+            self.autoscaling,
+            "update_auto_scaling_group",
+            AutoScalingGroupName=group["AutoScalingGroupName"],
+            MinSize=0,
+            MaxSize=held,
+            DesiredCapacity=held,
+        )
+
     def detach(self, request: Request, instance_ids: list[str]) -> None:
         """Detach (lowering desired capacity) so the group does not replace them; instances
         already out of the group are skipped, so a repeat does not lower it twice."""
@@ -320,15 +361,15 @@ class ASGLauncher(Launcher):
                 ShouldDecrementDesiredCapacity=True,
             )
 
-    def release(self, request: Request) -> None:
-        try:
+    def release(self, request: Request, known_instance_ids: set[str]) -> None:
+        try:  # ForceDelete terminates what the group still holds: none of the request's hosts by now
             self.autoscaling.delete_auto_scaling_group(
                 AutoScalingGroupName=request.provider_data["group_name"], ForceDelete=True
             )
         except ClientError as error:
             if "not found" not in str(error).lower() and error_code(error) != "ValidationError":
                 raise as_cloud_error("DeleteAutoScalingGroup", error) from None
-        super().release(request)
+        super().release(request, known_instance_ids)
 
 
 def _fleet_progress(
