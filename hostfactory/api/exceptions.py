@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -35,12 +36,28 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.HostFactoryError], int], ...] = (
 SERVER_ERROR = "Internal server error; it has been logged. Try again, or tell the service's operators."
 
 
+class RequestTooLarge(drf_exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than the service accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+
+
+class BadRequest(drf_exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+    default_detail = "The request was refused as malformed."
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's ``EXCEPTION_HANDLER``: maps every exception to a JSON response."""
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # Django answers these 400 too
+        exc = BadRequest()
     if isinstance(exc, errors.HostFactoryError):
         response = _domain_error_response(exc)
     else:

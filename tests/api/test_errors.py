@@ -26,12 +26,17 @@ def test_protocol_errors_are_json_with_a_code(storage, operator):
         (operator.get("/api/v1/templates/x/", HTTP_ACCEPT="text/html"), 406, "not_acceptable"),
         (operator.get("/api/v1/nothing-here/"), 404, "not_found"),
         (operator.get("/api/v1/templates"), 404, "not_found"),
+        (
+            operator.post("/api/v1/machines/lookup/", {"instance_ids": ["i-0" * 100] * 10**4}, format="json"),
+            413,
+            "request_too_large",
+        ),
     ]
     for response, status, code in cases:
         assert response.status_code == status, response.content
         assert response["Content-Type"] == "application/json", response.content
         assert response.json()["code"] == code and response.json()["detail"]
-    assert "end with a slash" in cases[-1][0].json()["detail"]
+    assert "end with a slash" in cases[-2][0].json()["detail"]
 
 
 @MEMORY

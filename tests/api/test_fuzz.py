@@ -8,6 +8,7 @@ higher for a longer hunt (see the README).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 import schemathesis
@@ -19,6 +20,20 @@ from schemathesis.generation import GenerationMode
 from tests.api.fixtures import add_acquire, add_template, launch
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+
+
+def without_huge_lists(node: Any) -> Any:
+    """The schema minus ``maxItems`` above 1000: invalid-mode cases would otherwise be lists of
+    10001 hosts, megabytes each, for a limit tests/hostfactory_api checks directly."""
+    if isinstance(node, dict):
+        return {
+            key: without_huge_lists(value)
+            for key, value in node.items()
+            if not (key == "maxItems" and isinstance(value, int) and value > 1000)
+        }
+    if isinstance(node, list):
+        return [without_huge_lists(item) for item in node]
+    return node
 
 
 def seed(repos) -> None:
@@ -34,7 +49,8 @@ def test_no_input_makes_the_api_fail(storage, operator, mode, subtests):
     seed(storage)
     auth = {"Authorization": f"Token {Token.objects.get(user=operator.user).key}"}
     app = get_wsgi_application()
-    schema = schemathesis.openapi.from_wsgi("/api/schema/", app, headers=auth)
+    document = operator.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schema = schemathesis.openapi.from_dict(without_huge_lists(document))
 
     operations = [result.ok() for result in schema.get_all_operations()]
     if mode == GenerationMode.NEGATIVE:

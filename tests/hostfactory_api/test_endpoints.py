@@ -449,3 +449,14 @@ def test_unreachable_storage_is_a_503_with_a_message(settings, plugin):
     for response in responses:
         assert response.status_code == 503
         assert list(response.json()) == ["message"] and "does not exist" in response.json()["message"]
+
+
+@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
+def test_oversized_input_is_refused_with_a_message(storage, plugin):
+    hosts_over_limit = {"machines": [{"machineId": f"i-{n}"} for n in range(10001)]}
+    bad_input(call(plugin, "getReturnRequests", hosts_over_limit), "machines", "10000")
+    huge = {"machines": [{"name": "x" * 250, "machineId": f"i-{n}"} for n in range(10000)]}  # ~3 MB
+    response = call(plugin, "requestReturnMachines", huge)
+    assert response.status_code == 413 and list(response.json()) == ["message"]
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["message"]
+    assert storage.requests.get_all() == []
