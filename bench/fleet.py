@@ -3,18 +3,22 @@ a lookup whose cost follows the answer stays flat and one that follows the table
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from hostfactory.domain import utcnow
 from machines_app.domain import Machine, MachineStatus
 from requests_app.domain import Request, RequestStatus, RequestType
 from templates_app.domain import Template
 
+if TYPE_CHECKING:
+    from hostfactory.storage import Repositories
+
 MACHINES_PER_REQUEST = 10
-ACTIVE_REQUESTS = 50
-PENDING_MACHINES = 20
+ACTIVE_REQUESTS = 50  # in progress: nine machines running, the tenth still pending
 TEMPLATES = 20
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"], "nram": ["Numeric", "8192"]}
 
@@ -30,16 +34,19 @@ class Fleet:
         return [r.request_id for r in self.requests if r.is_active]
 
 
-def build_fleet(machine_count: int) -> Fleet:
-    """``machine_count`` machines in requests of ten; 50 requests active (their machines
-    running), 20 machines pending, the rest of the fleet long returned."""
+def build_fleet(machine_count: int, seed: int | None = None) -> Fleet:
+    """``machine_count`` machines in requests of ten: 50 requests in progress (nine machines
+    running and one pending each, so polling them changes nothing: a steady state), the rest
+    of the fleet complete and long returned. The same ``seed`` gives the same ids (the HTTP
+    benchmark seeds each server process with the fleet its client asks about)."""
+    ids = random.Random(seed)
     now = utcnow()
     fleet = Fleet(templates=[_template(i) for i in range(TEMPLATES)])
     for number in range(machine_count // MACHINES_PER_REQUEST):
         active = number < ACTIVE_REQUESTS
         template_id = fleet.templates[number % TEMPLATES].template_id
         request = Request(
-            request_id=f"req-{uuid.uuid4()}",
+            request_id=f"req-{uuid.UUID(int=ids.getrandbits(128), version=4)}",
             request_type=RequestType.ACQUIRE,
             template_id=template_id,
             machine_count=MACHINES_PER_REQUEST,
@@ -50,7 +57,8 @@ def build_fleet(machine_count: int) -> Fleet:
         )
         fleet.requests.append(request)
         for slot in range(MACHINES_PER_REQUEST):
-            fleet.machines.append(_machine(request, slot, active, len(fleet.machines) < PENDING_MACHINES, now))
+            pending = active and slot == MACHINES_PER_REQUEST - 1
+            fleet.machines.append(_machine(request, slot, active, pending, now, ids.getrandbits(68)))
     return fleet
 
 
@@ -64,8 +72,8 @@ def _template(number: int) -> Template:
     )
 
 
-def _machine(request: Request, slot: int, active: bool, pending: bool, now) -> Machine:
-    number = uuid.uuid4().int % 16**17
+def _machine(request: Request, slot: int, active: bool, pending: bool, now, number: int) -> Machine:
+    number %= 16**17
     status = MachineStatus.PENDING if pending else MachineStatus.RUNNING if active else MachineStatus.RETURNED
     return Machine(
         machine_id=f"i-{number:017x}",
@@ -78,3 +86,21 @@ def _machine(request: Request, slot: int, active: bool, pending: bool, now) -> M
         created_at=now,
         updated_at=now,
     )
+
+
+def load(repos: Repositories, fleet: Fleet) -> None:
+    """Store the fleet: ``save`` on memory, a batch write on DynamoDB (the benchmarks measure
+    reads; loading 10k items one conditional put at a time only makes them slower)."""
+    for repo, entities in (
+        (repos.templates, fleet.templates),
+        (repos.requests, fleet.requests),
+        (repos.machines, fleet.machines),
+    ):
+        model = getattr(repo, "model", None)
+        if model is None:
+            for entity in entities:
+                repo.save(entity)
+            continue
+        with model.batch_write() as batch:
+            for entity in entities:
+                batch.save(repo.to_item(entity.replace(version=1)))

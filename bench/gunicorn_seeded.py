@@ -1,0 +1,25 @@
+"""gunicorn settings of the HTTP benchmark (``gunicorn -c bench/gunicorn_seeded.py``).
+
+With the memory backend every worker process has its own store, so each worker loads the
+same fleet (``BENCH_FLEET_SIZE`` machines, ids from ``BENCH_FLEET_SEED``) before it serves:
+the requests the load generator polls exist in whichever worker answers. On DynamoDB the
+benchmark loads the tables once and the workers share them. Each worker then leaves a file
+in ``BENCH_READY_DIR`` so the benchmark starts only when all of them are ready.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def post_worker_init(worker) -> None:
+    size = int(os.environ.get("BENCH_FLEET_SIZE") or 0)
+    if size:
+        from bench.fleet import build_fleet, load
+        from hostfactory.storage import get_repositories
+
+        load(get_repositories(), build_fleet(size, seed=int(os.environ["BENCH_FLEET_SEED"])))
+    ready = os.environ.get("BENCH_READY_DIR")
+    if ready:
+        Path(ready, f"worker-{os.getpid()}").touch()
