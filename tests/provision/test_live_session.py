@@ -4,6 +4,7 @@ polls, and EC2, SSM, STS and DynamoDB are one moto server that both processes ta
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from hostfactory.api.tokens import PLUGINS_GROUP, plugin_token_issue
 from hostfactory.providers.aws.clients import AwsClients
@@ -56,7 +57,7 @@ def session(moto_server, live_server, transactional_db, settings, tmp_path, monk
     clients = AwsClients(region=REGION, session=boto3.Session(region_name=REGION))
     network = create_network(clients)
     templates_load(repos=repos, templates=templates_parse(sample_document(network)))
-    Group.objects.get_or_create(name=PLUGINS_GROUP)
+    plugins_group()
     token = plugin_token_issue(username="symphony").key
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("STORAGE_", "DYNAMODB_", "HOSTFACTORY_", "HF_"))},
@@ -75,6 +76,16 @@ def session(moto_server, live_server, transactional_db, settings, tmp_path, monk
     }
     yield Session(environment, tmp_path, clients)
     reset_repositories()
+
+
+def plugins_group() -> None:
+    """The plugins group with its permissions, as the migration makes it: a transactional test
+    that ran before this one flushed the database (permissions come back, data migrations do not)."""
+    wanted = importlib.import_module("requests_app.migrations.0002_groups").GROUPS[PLUGINS_GROUP]
+    group, _created = Group.objects.get_or_create(name=PLUGINS_GROUP)
+    for name in wanted:
+        app_label, codename = name.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 class Session:
