@@ -48,11 +48,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
     """Enabled templates, with ``availableNumber`` for the limited ones."""
-    available = templates_available(repos=repos)
-    templates = sorted(repos.templates.get_all({"enabled": True}), key=lambda t: t.template_id)
+    templates = sorted(repos.templates.get_all(), key=lambda t: t.template_id)  # one paged scan: a small table
+    available = templates_available(repos=repos, templates=templates)
     return {
         "message": TEMPLATES_MESSAGE,
-        "templates": [hf_template(template, available.get(template.template_id)) for template in templates],
+        "templates": [hf_template(t, available.get(t.template_id)) for t in templates if t.enabled],
     }
 
 
