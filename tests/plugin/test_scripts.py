@@ -28,9 +28,8 @@ OPERATIONS = [
     "getRequestStatus",
     "getReturnRequests",
 ]
-# The live server answers from another thread, so the test's data must be committed; the
-# groups of the data migration are restored for each such test.
-LIVE_DB = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# The live server answers from another thread, so the test's data must be committed.
+LIVE_DB = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
