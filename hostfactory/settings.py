@@ -151,6 +151,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the errors the exception handler gives (hostfactory/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hostfactory.api.schema.document_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "requests_app.serializers.STATUSES",
         "MachineStatusEnum": "machines_app.serializers.STATUSES",
