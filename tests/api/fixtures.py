@@ -49,28 +49,6 @@ def ensure_groups() -> None:
             group.permissions.set([labelled[codename] for codename in codenames])
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_botocore_models():
-    """Every botocore session PynamoDB makes shares one loader, so the DynamoDB service model
-    is parsed once per test run instead of once per repository per test (moto tests spend
-    most of their set-up there). Test-only: production builds its repositories once."""
-    import botocore.loaders
-    import botocore.session
-    from pynamodb.connection import base
-
-    loader = botocore.loaders.create_loader()
-
-    def session_with_shared_loader() -> botocore.session.Session:
-        session = botocore.session.get_session()
-        session.register_component("data_loader", loader)
-        return session
-
-    original = base.get_session
-    base.get_session = session_with_shared_loader
-    yield
-    base.get_session = original
-
-
 @pytest.fixture
 def operator(db) -> APIClient:
     return token_client("operator", OPERATORS)

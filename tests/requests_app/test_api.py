@@ -9,15 +9,7 @@ import pytest
 from hostfactory.domain import utcnow
 from requests_app.domain import RequestStatus
 from requests_app.services import request_create_return
-from tests.api.fixtures import (  # noqa: F401 (shared_botocore_models is autouse)
-    OPERATORS,
-    PLUGINS,
-    add_acquire,
-    add_template,
-    launch,
-    shared_botocore_models,
-    token_client,
-)
+from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/requests/"
 

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.fixtures import (  # noqa: F401 (shared_botocore_models is autouse)
-    OPERATORS,
-    add_acquire,
-    add_template,
-    launch,
-    shared_botocore_models,
-    token_client,
-)
+from tests.api.fixtures import OPERATORS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/templates/"
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", 2], "nram": ["Numeric", "4096"]}
