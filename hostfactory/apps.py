@@ -6,5 +6,10 @@ class HostFactoryConfig(AppConfig):
     verbose_name = "Host Factory"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from hostfactory import checks  # noqa: F401  (registers the system checks)
+        from hostfactory.groups import ensure_groups_after_migrate
         from hostfactory.providers import checks as provider_checks  # noqa: F401
+
+        post_migrate.connect(ensure_groups_after_migrate, dispatch_uid="hostfactory-groups")

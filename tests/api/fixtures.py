@@ -4,14 +4,14 @@ bodies. Import the fixtures a test module needs from here."""
 from __future__ import annotations
 
 import itertools
-from importlib import import_module
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from hostfactory.groups import OPERATORS, PLUGINS, VIEWERS
 from machines_app.domain import Machine
 from machines_app.services import REPORTED_FIELDS, machine_register, machine_update_status
 from requests_app.domain import Request
@@ -20,33 +20,14 @@ from templates_app.domain import Template
 from templates_app.services import template_create
 from tests.support import aggregates as build
 
-PLUGINS, OPERATORS, VIEWERS = "hostfactory-plugins", "hostfactory-operators", "hostfactory-viewers"
-
 
 def token_client(username: str, *groups: str) -> APIClient:
-    ensure_groups()
     user = get_user_model().objects.create_user(username=username)
     user.groups.add(*Group.objects.filter(name__in=groups))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     client.user = user
     return client
-
-
-def ensure_groups() -> None:
-    """The groups of the data migration, made again if a transactional test (live server)
-    flushed them: Django recreates permissions after a flush, but not data."""
-    wanted = import_module("requests_app.migrations.0002_groups").GROUPS
-    ours = Permission.objects.filter(content_type__app_label__in=("templates_app", "requests_app", "machines_app"))
-    for name, codenames in wanted.items():
-        group, created = Group.objects.get_or_create(name=name)
-        if not created:
-            continue
-        if codenames == "*":
-            group.permissions.set(ours)
-        else:
-            labelled = {f"{p.content_type.app_label}.{p.codename}": p for p in ours.select_related("content_type")}
-            group.permissions.set([labelled[codename] for codename in codenames])
 
 
 @pytest.fixture

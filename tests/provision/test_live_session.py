@@ -4,7 +4,6 @@ polls, and EC2, SSM, STS and DynamoDB are one moto server that both processes ta
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -15,9 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from django.contrib.auth.models import Group, Permission
 
-from hostfactory.api.tokens import PLUGINS_GROUP, plugin_token_issue
+from hostfactory.api.tokens import plugin_token_issue
 from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.storage import build_repositories, reset_repositories
 from hostfactory.storage.config import StorageConfig
@@ -57,7 +55,6 @@ def session(moto_server, live_server, transactional_db, settings, tmp_path, monk
     clients = AwsClients(region=REGION, session=boto3.Session(region_name=REGION))
     network = create_network(clients)
     templates_load(repos=repos, templates=templates_parse(sample_document(network)))
-    plugins_group()
     token = plugin_token_issue(username="symphony").key
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("STORAGE_", "DYNAMODB_", "HOSTFACTORY_", "HF_"))},
@@ -76,16 +73,6 @@ def session(moto_server, live_server, transactional_db, settings, tmp_path, monk
     }
     yield Session(environment, tmp_path, clients)
     reset_repositories()
-
-
-def plugins_group() -> None:
-    """The plugins group with its permissions, as the migration makes it: a transactional test
-    that ran before this one flushed the database (permissions come back, data migrations do not)."""
-    wanted = importlib.import_module("requests_app.migrations.0002_groups").GROUPS[PLUGINS_GROUP]
-    group, _created = Group.objects.get_or_create(name=PLUGINS_GROUP)
-    for name in wanted:
-        app_label, codename = name.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 class Session:
