@@ -13,9 +13,9 @@ from pathlib import Path
 
 from django.core.management import call_command
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_SAMPLES = ROOT.parent / "shared" / "hostfactory-samples"
-OHFP_TEMPLATES = SHARED_SAMPLES / "templates-files" / "awsprov_templates.ohfp.json"
+from tests.support.samples import OHFP_TEMPLATES, ROOT, SAMPLES  # noqa: F401  (re-exported)
+
+SHARED_SAMPLES = SAMPLES
 SAMPLE_TEMPLATES = ROOT / "samples" / "templates.json"
 
 

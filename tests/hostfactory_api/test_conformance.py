@@ -17,9 +17,8 @@ from machines_app.services import machine_reclaim, machine_update_status
 from templates_app.domain import Template
 from templates_app.services import templates_load
 from tests.api.fixtures import add_acquire, add_template, launch
+from tests.support.samples import SAMPLES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = REPO_ROOT.parent / "shared" / "hostfactory-samples"
 OPERATIONS = (
     "getAvailableTemplates",
     "requestMachines",

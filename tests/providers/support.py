@@ -8,7 +8,6 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,9 +18,8 @@ from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.providers.aws.spec import TAG_REQUEST
 from templates_app.domain import Template
 from templates_app.services import templates_parse
+from tests.support.samples import OHFP_TEMPLATES
 
-ROOT = Path(__file__).resolve().parents[2]
-OHFP_TEMPLATES = ROOT.parent / "shared" / "hostfactory-samples" / "templates-files" / "awsprov_templates.ohfp.json"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64"

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,10 @@ from machines_app.domain import MachineStatus
 from requests_app.domain import RequestType, new_request_id
 from templates_app.services import TemplateFileError
 from tests.support import aggregates
+from tests.support.samples import OHFP_TEMPLATES
 
 # A real Host Factory templates file (the Open Host Factory Plugin's AWS sample).
-SAMPLE_TEMPLATES = (
-    Path(__file__).resolve().parents[3] / "shared/hostfactory-samples/templates-files/awsprov_templates.ohfp.json"
-)
+SAMPLE_TEMPLATES = OHFP_TEMPLATES
 
 
 @pytest.fixture

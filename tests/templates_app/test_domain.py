@@ -6,17 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hostfactory.errors import DomainValidationError
 from templates_app.domain import Template, attribute_matches
+from tests.support.samples import OHFP_TEMPLATES
 
-SAMPLE_TEMPLATES = (
-    Path(__file__).resolve().parents[3] / "shared/hostfactory-samples/templates-files/awsprov_templates.ohfp.json"
-)
+SAMPLE_TEMPLATES = OHFP_TEMPLATES
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"], "nram": ["Numeric", "4096"]}
 
 
