@@ -59,18 +59,12 @@ class CloudUnavailable(HostFactoryError):
 
 
 def ec2_client(*, region: str, max_attempts: int = 5) -> Any:
-    """A boto3 EC2 client with bounded, standard-mode retries (throttling and connection errors
-    are retried with backoff). The endpoint follows AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL."""
-    import boto3
-    from botocore.config import Config
+    """A boto3 EC2 client with the provider's bounded, standard-mode retries (throttling and
+    connection errors are retried with backoff). The endpoint follows AWS_ENDPOINT_URL_EC2 /
+    AWS_ENDPOINT_URL."""
+    from hostfactory.providers.aws.clients import AwsClients
 
-    config = Config(
-        # "total_max_attempts" counts every attempt, as AWS_MAX_ATTEMPTS does ("max_attempts" counts retries).
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=5,
-        read_timeout=30,
-    )
-    return boto3.client("ec2", region_name=region, config=config)
+    return AwsClients(region=region, max_attempts=max_attempts).ec2
 
 
 @dataclass(frozen=True)
