@@ -47,5 +47,11 @@ pytest: venv node
 ## test: every check CI runs
 test: lint check pytest
 
+## bench: the storage and HTTP benchmarks (BENCHMARKS.md); installs wrk (Debian package) when missing
+bench: venv node
+	command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || sudo apt-get install -y wrk
+	$(PY) -m bench.storage_bench $(BENCH_ARGS)
+	$(PY) -m bench.http_bench $(HTTP_BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 staticfiles
