@@ -8,7 +8,6 @@ higher for a longer hunt (see the README).
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
 import schemathesis
@@ -18,22 +17,9 @@ from rest_framework.authtoken.models import Token
 from schemathesis.generation import GenerationMode
 
 from tests.api.fixtures import add_acquire, add_template, launch
+from tests.support.schema import without_huge_lists
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-
-
-def without_huge_lists(node: Any) -> Any:
-    """The schema minus ``maxItems`` above 1000: invalid-mode cases would otherwise be lists of
-    10001 hosts, megabytes each, for a limit tests/hostfactory_api checks directly."""
-    if isinstance(node, dict):
-        return {
-            key: without_huge_lists(value)
-            for key, value in node.items()
-            if not (key == "maxItems" and isinstance(value, int) and value > 1000)
-        }
-    if isinstance(node, list):
-        return [without_huge_lists(item) for item in node]
-    return node
 
 
 def seed(repos) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.live import ROOT, Gunicorn, call, prepare_database, server_environment
+from tests.support.schema import without_huge_lists
 
 pytestmark = pytest.mark.slow
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "60"))
@@ -105,21 +106,6 @@ def findings(events: Path) -> list[Finding]:
                     )
                 )
     return found
-
-
-def without_huge_lists(node):
-    """The schema minus ``maxItems`` above 1000 (lists of 10,000 hosts): schemathesis' coverage
-    phase fails to build lists that long ("inconsistent results"). Those limits have their
-    own tests (tests/hostfactory_api, tests/security/test_hostile_input.py)."""
-    if isinstance(node, dict):
-        return {
-            key: without_huge_lists(value)
-            for key, value in node.items()
-            if not (key == "maxItems" and isinstance(value, int) and value > 1000)
-        }
-    if isinstance(node, list):
-        return [without_huge_lists(item) for item in node]
-    return node
 
 
 @pytest.fixture
