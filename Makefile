@@ -14,7 +14,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# A local .env with a fresh SECRET_KEY, so manage.py works in this checkout; never committed,
+# and never overwritten once it exists.
+.env:
+	@printf '# Local settings (see .env.example for every setting). Made by make; not committed.\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "wrote .env with a new SECRET_KEY"
+
+venv: $(VENV)/.installed .env
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -55,7 +55,12 @@ def test_without_a_secret_key_production_settings_refuse_to_start(tmp_path):
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env={**env_without_key, "DJANGO_SETTINGS_MODULE": "hostfactory.settings", "DEBUG": "false"},
+        env={
+            **env_without_key,
+            "DJANGO_SETTINGS_MODULE": "hostfactory.settings",
+            "DEBUG": "false",
+            "ENV_FILE": os.devnull,  # not the checkout's local .env
+        },
         capture_output=True,
         text=True,
         timeout=120,
