@@ -23,6 +23,18 @@ from machines_app.services import machine_delete, machine_reclaim, machine_updat
 from requests_app.models import Request as RequestAnchor
 from templates_app.models import Template as TemplateAnchor
 
+# What the cloud or the launch fixed about a machine: shown first, never edited in the admin.
+IDENTITY_FIELDS = (
+    "machine_id",
+    "template",
+    "request",
+    "return_request",
+    "instance_type",
+    "price_type",
+    "launch_time",
+    "tags",
+)
+
 
 @admin.register(models.Machine)
 class MachineAdmin(RepositoryModelAdmin):
@@ -89,18 +101,7 @@ class MachineAdmin(RepositoryModelAdmin):
         return [
             (
                 None,
-                {
-                    "fields": (
-                        "machine_id",
-                        "template",
-                        "request",
-                        "return_request",
-                        "instance_type",
-                        "price_type",
-                        "launch_time",
-                        "tags",
-                    )
-                },
+                {"fields": IDENTITY_FIELDS},
             ),
             ("Status", {"fields": ("status", "status_reason", "name", "private_ip_address", "public_ip_address")}),
             ("Host Factory view", {"fields": ("hf_status", "hf_result", "hf_message", "reclaim_at")}),
@@ -109,14 +110,7 @@ class MachineAdmin(RepositoryModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Machine | None = None) -> tuple:
         return (
-            "machine_id",
-            "template",
-            "request",
-            "return_request",
-            "instance_type",
-            "price_type",
-            "launch_time",
-            "tags",
+            *IDENTITY_FIELDS,
             "hf_status",
             "hf_result",
             "hf_message",

@@ -21,6 +21,7 @@ from machines_app.domain import (
     hf_return_result,
 )
 from requests_app.domain import RequestType, new_request_id
+from tests.support.domain import assert_rejected
 
 S = MachineStatus
 ACQUIRE_ID = new_request_id(RequestType.ACQUIRE)
@@ -35,11 +36,7 @@ def make(**fields: Any) -> Machine:
 
 
 def rejected(field: str, **fields: Any) -> DomainValidationError:
-    with pytest.raises(DomainValidationError) as caught:
-        make(**fields)
-    assert caught.value.field == field
-    assert str(caught.value).startswith(f"{field}: ")
-    return caught.value
+    return assert_rejected(make, field, **fields)
 
 
 def test_defaults():

@@ -22,6 +22,7 @@ from requests_app.domain import (
     request_progress,
     request_type_of,
 )
+from tests.support.domain import assert_rejected
 
 S = RequestStatus
 M = MachineStatus
@@ -46,11 +47,7 @@ def giving_back(**fields: Any) -> Request:
 
 
 def rejected(field: str, build=acquire, **fields: Any) -> DomainValidationError:
-    with pytest.raises(DomainValidationError) as caught:
-        build(**fields)
-    assert caught.value.field == field
-    assert str(caught.value).startswith(f"{field}: ")
-    return caught.value
+    return assert_rejected(build, field, **fields)
 
 
 # -- ids and types -------------------------------------------------------------------------

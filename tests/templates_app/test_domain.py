@@ -12,6 +12,7 @@ import pytest
 
 from hostfactory.errors import DomainValidationError
 from templates_app.domain import Template, attribute_matches
+from tests.support.domain import assert_rejected
 from tests.support.samples import OHFP_TEMPLATES
 
 SAMPLE_TEMPLATES = OHFP_TEMPLATES
@@ -31,11 +32,7 @@ def aws(api: str = "EC2Fleet", price_type: str = "ondemand", **config: Any) -> T
 
 
 def rejected(field: str, **fields: Any) -> DomainValidationError:
-    with pytest.raises(DomainValidationError) as caught:
-        make(**fields)
-    assert caught.value.field == field
-    assert str(caught.value).startswith(f"{field}: ")
-    return caught.value
+    return assert_rejected(make, field, **fields)
 
 
 def test_defaults():
