@@ -71,6 +71,12 @@ class InUse(HostFactoryError):
     code = "in_use"
 
 
+class RequestClosed(HostFactoryError):
+    """A machine offered to a request that takes no more (ended, or all its machines in)."""
+
+    code = "request_closed"
+
+
 class NotFound(HostFactoryError):
     """An id that names nothing stored."""
 

@@ -15,11 +15,12 @@ from hostfactory.admin import (
     repository_filter,
     template_options,
 )
+from hostfactory.fleet.machines import machine_delete, machine_update, machine_update_status
 from hostfactory.storage import get_repositories
 from machines_app import models
 from machines_app.domain import Machine, MachineStatus, hf_acquire_result, hf_machine_message, hf_machine_status
 from machines_app.forms import MachineActionForm, MachineForm
-from machines_app.services import machine_delete, machine_reclaim, machine_update, machine_update_status
+from machines_app.services import machine_reclaim
 from requests_app.models import Request as RequestAnchor
 from templates_app.models import Template as TemplateAnchor
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Iterator
+
 from hostfactory.domain import utcnow
 from hostfactory.errors import InvalidFilter
 from hostfactory.storage.base import Repository, async_twin, logged
 from hostfactory.storage.filters import Filter, FilterSpec, parse_choice, parse_text
-from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
+from machines_app.domain import LIVE_STATUSES, MACHINE_TRANSITIONS, Machine, MachineStatus
 
 MACHINE_FILTERS = FilterSpec(
     {
@@ -54,18 +57,57 @@ class MachineRepository(Repository[Machine]):
         return self._get_many(list(dict.fromkeys(i for i in instance_ids if i)))
 
     @logged
-    def update_status(self, machine_id: str, status: MachineStatus | str, status_reason: str | None = None) -> bool:
-        """Atomically move to ``status`` if the transition table allows it.
+    def update_status(
+        self,
+        machine_id: str,
+        status: MachineStatus | str,
+        status_reason: str | None = None,
+        changes: dict | None = None,
+    ) -> Machine | None:
+        """Atomically move to ``status`` if the transition table allows it, with ``changes``
+        (what a status report carries: name, IPs, launch time...) in the same write. The
+        stored machine, or None when the id does not exist; InvalidTransition when the move
+        is not allowed."""
+        moved = self.transition(machine_id, status, status_reason, changes)
+        return moved[1] if moved else None
 
-        False when the id does not exist; InvalidTransition when the move is not allowed.
-        """
+    @logged
+    def transition(
+        self,
+        machine_id: str,
+        status: MachineStatus | str,
+        status_reason: str | None = None,
+        changes: dict | None = None,
+    ) -> tuple[Machine, Machine] | None:
+        """``update_status`` returning ``(before, after)`` from one write: the caller sees
+        whether this very write ended (or revived) the machine."""
         target = self._parse_status(status)
         if target == MachineStatus.FAILED and not status_reason:
             status_reason = FAILED_REASON
-        changes = {"updated_at": utcnow()}
+        fields = {**(changes or {}), "updated_at": utcnow()}
         if status_reason is not None:
-            changes["status_reason"] = status_reason
-        return self._change_status(machine_id, target, changes, {})
+            fields["status_reason"] = status_reason
+        return self._change_status(machine_id, target, fields, {})
+
+    @logged
+    def claim_for_return(
+        self, machine_id: str, return_request_id: str, void_claims: frozenset = frozenset()
+    ) -> Machine | None:
+        """One conditional write: mark a live machine as being returned by
+        ``return_request_id``, if no other return holds it (a claim by one of ``void_claims``,
+        returns that were never written, counts as none). The claimed machine, or None."""
+        return self._claim(machine_id, return_request_id, frozenset(void_claims))
+
+    @logged
+    def release_claim(self, machine_id: str, return_request_id: str) -> Machine | None:
+        """Undo a claim, only if ``return_request_id`` still holds it (one conditional write)."""
+        return self._unclaim(machine_id, return_request_id)
+
+    @logged
+    def iter_live(self, page_size: int = 500) -> Iterator[Machine]:
+        """Every live machine, once, read in pages through the status index (sync passes)."""
+        for status in sorted(LIVE_STATUSES):
+            yield from self._iter_status(MachineStatus(status), page_size)
 
     aget_by_request_id = async_twin()
     aget_by_return_request_id = async_twin()
@@ -73,3 +115,15 @@ class MachineRepository(Repository[Machine]):
     aget_by_status = async_twin()
     aget_by_instance_ids = async_twin()
     aupdate_status = async_twin()
+    atransition = async_twin()
+    aclaim_for_return = async_twin()
+    arelease_claim = async_twin()
+
+    @abstractmethod
+    def _claim(self, machine_id: str, return_request_id: str, void_claims: frozenset) -> Machine | None: ...
+
+    @abstractmethod
+    def _unclaim(self, machine_id: str, return_request_id: str) -> Machine | None: ...
+
+    @abstractmethod
+    def _iter_status(self, status: MachineStatus, page_size: int) -> Iterator[Machine]: ...

@@ -21,11 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from hostfactory.domain import utcnow
 from hostfactory.errors import HostFactoryError, InvalidTransition, NotFound
+from hostfactory.fleet.capacity import capacity_sweep
+from hostfactory.fleet.machines import machine_update_status
+from hostfactory.fleet.progress import request_machines, request_progress, request_reconcile
 from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
-from machines_app.services import machine_update_status
-from requests_app.domain import RequestStatus, request_progress
-from requests_app.services import request_machines, request_reconcile
-from templates_app.services import live_machines
+from requests_app.domain import RequestStatus
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -142,7 +142,7 @@ def machines_sync(
     now = now or utcnow()
     report = SyncReport(dry_run=dry_run)
     machines = []
-    for machine in live_machines(repos=repos):
+    for machine in repos.machines.iter_live():
         if EC2_INSTANCE_ID_RE.match(machine.machine_id):
             machines.append(machine)
         else:
@@ -162,6 +162,7 @@ def machines_sync(
     _apply(repos=repos, report=report, progress=progress)
     for request in repos.requests.get_active_requests():
         request_reconcile(repos=repos, request=request, now=now)  # the ones past their deadline time out
+    capacity_sweep(repos=repos, now=now)
     report.requests = _request_changes(repos=repos, before=active_before)
     return report
 

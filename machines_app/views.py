@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hostfactory.api.viewsets import RepositoryViewSet
+from hostfactory.fleet.machines import machine_delete, machine_register, machine_update, machine_update_status
 from machines_app import models
 from machines_app.domain import MACHINE_ID_RE, Machine
 from machines_app.serializers import (
@@ -18,7 +19,6 @@ from machines_app.serializers import (
     MachineStatusSerializer,
     MachineUpdateSerializer,
 )
-from machines_app.services import machine_delete, machine_register, machine_update, machine_update_status
 
 
 @extend_schema_view(

@@ -18,19 +18,15 @@ from hostfactory.admin import (
     repository_filter,
     template_options,
 )
+from hostfactory.fleet.progress import request_machines
+from hostfactory.fleet.requests import request_cancel, request_set_status
 from hostfactory.storage import get_repositories
 from machines_app.domain import Machine, hf_acquire_result, hf_machine_message, hf_return_result
 from machines_app.models import Machine as MachineAnchor
 from requests_app import models
 from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status
 from requests_app.forms import RequestForm
-from requests_app.services import (
-    request_cancel,
-    request_delete,
-    request_machines,
-    request_set_status,
-    request_update_message,
-)
+from requests_app.services import request_delete, request_update_message
 from templates_app.models import Template as TemplateAnchor
 
 MACHINE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"

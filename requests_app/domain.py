@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,7 +20,6 @@ from hostfactory.domain import (
     fail,
     parse_enum,
 )
-from machines_app.domain import HFResult, Machine, hf_acquire_result, hf_return_result
 
 REQUEST_ID_RE = re.compile(rf"^(req|ret)-{UUID_RE}$")
 MAX_MACHINES = 10000
@@ -93,6 +91,9 @@ class Request(Aggregate):
     # What the provider launched for this request (fleet, group or reservation ids), so a
     # return or a retry can find it again. Empty with the `none` provider.
     provider_data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # An acquire request's launched machines, a return request's claimed ones: read with the
+    # request itself (one consistent read), never through an index.
+    machine_ids: tuple[str, ...] = ()
 
     id_field = "request_id"
 
@@ -108,6 +109,17 @@ class Request(Aggregate):
         check_datetime("deadline", self.deadline)
         check_datetime("completed_at", self.completed_at)
         check_type("provider_data", self.provider_data, dict, "an object")
+        self._validate_machine_ids(kind)
+
+    def _validate_machine_ids(self, kind: RequestType) -> None:
+        check_type("machine_ids", self.machine_ids, (tuple, list, set, frozenset), "a list of machine ids")
+        ids = tuple(sorted(self.machine_ids))
+        for machine_id in ids:
+            if not isinstance(machine_id, str) or not machine_id or any(c.isspace() for c in machine_id):
+                fail("machine_ids", f"must hold machine ids (text without whitespace), got {machine_id!r}")
+        if kind == RequestType.ACQUIRE and len(ids) > self.machine_count:
+            fail("machine_ids", f"must hold at most machine_count ({self.machine_count}) ids, got {len(ids)}")
+        self.normalise("machine_ids", ids)
 
     def _validate_template_and_count(self, kind: RequestType) -> None:
         if kind == RequestType.ACQUIRE:
@@ -141,42 +153,16 @@ class Request(Aggregate):
             status=target, message=self.message if message is None else message, completed_at=completed_at
         )
 
+    @property
+    def unlaunched(self) -> int:
+        """Machines an acquire request still waits for (its reserved, not yet used capacity)."""
+        if self.request_type != RequestType.ACQUIRE or self.is_terminal:
+            return 0
+        return max(0, self.machine_count - len(self.machine_ids))
+
     def is_overdue(self, now: datetime) -> bool:
         return self.deadline is not None and now > self.deadline
 
 
 def hf_request_status(status: RequestStatus) -> str:
     return HF_REQUEST_STATUS[status]
-
-
-def request_progress(request: Request, machines: Iterable[Machine], now: datetime) -> RequestStatus:
-    """The status an active request should have, given its machines (domain.md)."""
-    if request.is_terminal:
-        return request.status
-    machines = list(machines)
-    if request.request_type == RequestType.RETURN:
-        target = _return_progress(request, machines, now)
-    else:
-        target = _acquire_progress(request, machines, now)
-    # An in-progress request whose machines were all deleted does not go back to pending.
-    return target if target in REQUEST_TRANSITIONS.allowed(request.status) else request.status
-
-
-def _acquire_progress(request: Request, machines: list[Machine], now: datetime) -> RequestStatus:
-    results = [hf_acquire_result(machine) for machine in machines]
-    succeeded = results.count(HFResult.SUCCEED)
-    if succeeded >= request.machine_count:
-        return S.COMPLETE
-    if HFResult.EXECUTING not in results and len(machines) >= request.machine_count:
-        return S.PARTIAL if succeeded else S.FAILED
-    if request.is_overdue(now):
-        return S.TIMEOUT
-    return S.IN_PROGRESS if machines else S.PENDING
-
-
-def _return_progress(request: Request, machines: list[Machine], now: datetime) -> RequestStatus:
-    if all(hf_return_result(machine, False) == HFResult.SUCCEED for machine in machines):
-        return S.COMPLETE
-    if request.is_overdue(now):
-        return S.TIMEOUT
-    return S.IN_PROGRESS

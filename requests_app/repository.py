@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from hostfactory.domain import utcnow
+from hostfactory.errors import NotFound, RequestClosed
 from hostfactory.storage.base import Repository, async_twin, logged
 from hostfactory.storage.filters import Filter, FilterSpec, parse_choice, parse_datetime, parse_text
 from requests_app.domain import (
@@ -39,16 +42,24 @@ class RequestRepository(Repository[Request]):
 
     @logged
     def get_active_requests(self) -> list[Request]:
-        """Requests still pending or in progress (one index query per active status)."""
-        return self._find("status", ACTIVE_STATUSES)
+        """Requests still pending or in progress: found through the status index, each read
+        again consistently, so a request that has just ended is never returned as active."""
+        return [request for request in self._find("status", ACTIVE_STATUSES) if request.is_active]
 
     @logged
-    def update_status(self, request_id: str, status: RequestStatus | str, message: str | None = None) -> bool:
-        """Atomically move to ``status`` if the transition table allows it.
+    def update_status(self, request_id: str, status: RequestStatus | str, message: str | None = None) -> Request | None:
+        """Atomically move to ``status`` if the transition table allows it; the stored request
+        (no re-read needed), or None when the id does not exist. InvalidTransition when the
+        move is not allowed. A terminal status stamps ``completed_at``."""
+        moved = self.transition(request_id, status, message)
+        return moved[1] if moved else None
 
-        False when the id does not exist; InvalidTransition when the move is not allowed.
-        A terminal status stamps ``completed_at``.
-        """
+    @logged
+    def transition(
+        self, request_id: str, status: RequestStatus | str, message: str | None = None
+    ) -> tuple[Request, Request] | None:
+        """``update_status`` returning ``(before, after)``: the caller that sees an active
+        ``before`` and a terminal ``after`` is the one writer that ended the request."""
         target = self._parse_status(status)
         now = utcnow()
         changes = {"updated_at": now}
@@ -57,6 +68,36 @@ class RequestRepository(Repository[Request]):
         if_missing = {"completed_at": now} if target in TERMINAL_STATUSES else {}
         return self._change_status(request_id, target, changes, if_missing)
 
+    @logged
+    def add_machine(self, request_id: str, machine_id: str) -> Request:
+        """Record ``machine_id`` as launched for the acquire request, in one conditional write
+        that holds only while the request is active and short of its ``machine_count``.
+        Idempotent: a machine already recorded is no change. RequestClosed otherwise."""
+        stored = self._add_machine(request_id, machine_id, ACTIVE_STATUSES)
+        if stored is not None:
+            return stored
+        current = self._get(request_id)
+        if current is None or current.request_type != RequestType.ACQUIRE:
+            raise NotFound(f"acquire request {request_id!r} does not exist")
+        if machine_id in current.machine_ids:
+            return current
+        if current.is_terminal:
+            raise RequestClosed(
+                f"request {request_id} is {current.status.value}; it takes no more machines "
+                f"({len(current.machine_ids)} of {current.machine_count} registered)"
+            )
+        raise RequestClosed(
+            f"request {request_id} already has all {current.machine_count} of its machines; "
+            f"it takes no more (registered: {len(current.machine_ids)})"
+        )
+
     aget_by_status = async_twin()
     aget_active_requests = async_twin()
     aupdate_status = async_twin()
+    atransition = async_twin()
+    aadd_machine = async_twin()
+
+    @abstractmethod
+    def _add_machine(self, request_id: str, machine_id: str, active: tuple) -> Request | None:
+        """One conditional write: add ``machine_id`` to an acquire request whose status is in
+        ``active``, that does not hold it yet and has fewer than ``machine_count``."""

@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hostfactory.api.viewsets import RepositoryViewSet
+from hostfactory.fleet.progress import request_machines
+from hostfactory.fleet.requests import request_create_acquire, request_set_status
 from machines_app.serializers import MachineSerializer
 from requests_app import models
 from requests_app.domain import REQUEST_ID_RE, RequestStatus
@@ -19,13 +21,7 @@ from requests_app.serializers import (
     RequestSerializer,
     RequestStatusSerializer,
 )
-from requests_app.services import (
-    request_create_acquire,
-    request_delete,
-    request_machines,
-    request_set_status,
-    request_update_message,
-)
+from requests_app.services import request_delete, request_update_message
 
 CANCEL_PERMISSION = "requests_app.cancel_request"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -267,3 +268,46 @@ class Template(Aggregate):
         if not self.enabled:
             data["enabled"] = False
         return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Reservation:
+    """Hosts one active acquire request reserved on its template, and when (a reservation
+    whose request was never written is swept once it is old enough)."""
+
+    count: int
+    at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """A template's capacity ledger, stored with the template and changed only together with
+    the write that changes it (docs/storage-design.md): ``used`` counts its live machines
+    plus the not-yet-launched part of its active acquire requests; ``reservations`` holds the
+    machine count each active acquire request reserved, keyed by request id, so each is
+    released exactly once; ``seq`` grows with every ledger write (``recount_capacity``
+    writes only if nothing moved meanwhile)."""
+
+    used: int = 0
+    reservations: dict[str, Reservation] = dataclasses.field(default_factory=dict)
+    seq: int = 0
+
+    @property
+    def reserved(self) -> int:
+        return sum(reservation.count for reservation in self.reservations.values())
+
+    def available(self, template: Template) -> int | None:
+        """How many more hosts the template may give; None when it is unlimited."""
+        if template.is_unlimited:
+            return None
+        return max(0, template.max_number - self.used)
+
+    def in_use(self, template_id: str, advice: str = "disable it instead") -> str:
+        held = f"{self.used} hosts used or reserved"
+        if self.reservations:
+            held += " (active requests: " + ", ".join(sorted(self.reservations)[:5]) + ")"
+        return f"template {template_id!r} is in use: {held}; {advice}"
+
+    def over_limit(self, template: Template) -> bool:
+        """``maxNumber`` was lowered below current use: new requests wait until use drops."""
+        return not template.is_unlimited and self.used > template.max_number

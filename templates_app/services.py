@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from hostfactory.errors import DomainValidationError, HostFactoryError, InUse
 from hostfactory.services import get_or_404, update_with_retry
-from machines_app.domain import LIVE_STATUSES, Machine
-from requests_app.domain import RequestType
 from templates_app.domain import Template
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
+    from hostfactory.storage.config import StorageConfig
 
 
 class TemplateFileError(HostFactoryError):
@@ -155,43 +153,15 @@ def template_delete(*, repos: Repositories, template_id: str) -> None:
 
 
 def _refuse_in_use(*, repos: Repositories, template_ids: list[str], advice: str) -> None:
-    """InUse naming what holds the first of ``template_ids`` that active requests or live
-    machines use (one index query per active or live status, whatever the number of ids)."""
-    if not template_ids:
-        return
+    """InUse for the first of ``template_ids`` whose ledger holds hosts (used or reserved).
+    Reads the ledgers only; the delete itself is refused atomically too (its condition)."""
     wanted = set(template_ids)
-    held: dict[str, list[str]] = {}
-    for request in repos.requests.get_active_requests():
-        if request.template_id in wanted:
-            held.setdefault(request.template_id, []).append(f"request {request.request_id}")
-    for machine in live_machines(repos=repos):
-        if machine.template_id in wanted:
-            held.setdefault(machine.template_id, []).append(f"machine {machine.machine_id}")
-    for template_id in template_ids:
-        if template_id in held:
-            holders = ", ".join(held[template_id][:5])
-            raise InUse(f"template {template_id!r} is in use by {holders}; {advice}")
+    for template, usage in repos.templates.get_all_with_usage():
+        if template.template_id in wanted and usage.used > 0:
+            raise InUse(usage.in_use(template.template_id, advice))
 
 
-def live_machines(*, repos: Repositories) -> list[Machine]:
-    """Machines not yet gone (one index query per live status)."""
-    return [m for status in sorted(LIVE_STATUSES) for m in repos.machines.get_by_status(status)]
-
-
-def templates_available(*, repos: Repositories, templates: list[Template] | None = None) -> dict[str, int]:
-    """How many more hosts each template may give: ``max_number`` minus its live machines and
-    the not-yet-launched part of its active acquire requests. Unlimited templates are absent.
-
-    Cost grows with active requests and live machines, never with the size of the tables.
-    Pass ``templates`` when you have already read them all (saves a scan of the table).
-    """
-    used: Counter[str] = Counter(m.template_id for m in live_machines(repos=repos))
-    for request in repos.requests.get_active_requests():
-        if request.request_type == RequestType.ACQUIRE:
-            launched = len(repos.machines.get_by_request_id(request.request_id))
-            used[request.template_id] += max(0, request.machine_count - launched)
-    return {
-        template.template_id: max(0, template.max_number - used[template.template_id])
-        for template in (repos.templates.get_all() if templates is None else templates)
-        if not template.is_unlimited
-    }
+def templates_preload(repos: Repositories, config: StorageConfig) -> None:
+    """A fresh memory store starts with HOSTFACTORY_TEMPLATES_FILE (a storage build hook)."""
+    if config.type == "memory" and config.templates_file:
+        templates_load_file(repos=repos, path=config.templates_file)

@@ -31,6 +31,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.HostFactoryError], int], ...] = (
     (errors.InvalidTransition, status.HTTP_409_CONFLICT),
     (errors.VersionConflict, status.HTTP_409_CONFLICT),
     (errors.InUse, status.HTTP_409_CONFLICT),
+    (errors.RequestClosed, status.HTTP_409_CONFLICT),
     (errors.StorageUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 SERVER_ERROR = "Internal server error; it has been logged. Try again, or tell the service's operators."

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from hostfactory.domain import utcnow
 from hostfactory.errors import DomainValidationError
+from hostfactory.fleet.progress import request_reconcile, requests_with_machines
+from hostfactory.fleet.requests import request_create_acquire, request_create_return
 from machines_app.domain import (
     LOST_STATUSES,
     Machine,
@@ -22,9 +24,7 @@ from machines_app.domain import (
     hf_return_result,
 )
 from requests_app.domain import Request, RequestType, hf_request_status, request_type_of
-from requests_app.services import request_create_acquire, request_create_return, request_machines, request_reconcile
 from templates_app.domain import Template
-from templates_app.services import templates_available
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -48,11 +48,15 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
     """Enabled templates, with ``availableNumber`` for the limited ones."""
-    templates = sorted(repos.templates.get_all(), key=lambda t: t.template_id)  # one paged scan: a small table
-    available = templates_available(repos=repos, templates=templates)
+    # One paged read of the (small) templates table, each template with its capacity ledger:
+    # the cost does not grow with the fleet.
     return {
         "message": TEMPLATES_MESSAGE,
-        "templates": [hf_template(t, available.get(t.template_id)) for t in templates if t.enabled],
+        "templates": [
+            hf_template(template, usage.available(template))
+            for template, usage in repos.templates.get_all_with_usage()
+            if template.enabled
+        ],
     }
 
 
@@ -117,18 +121,39 @@ def _machine_named(*, repos: Repositories, name: str) -> Machine | None:
 
 
 def hf_get_request_status(*, repos: Repositories, request_ids: list[str]) -> dict[str, Any]:
-    """One entry per asked id, in the asked order; acquire and return ids may be mixed."""
-    return {"requests": [hf_request_entry(repos=repos, request_id=request_id) for request_id in request_ids]}
+    """One entry per asked id, in the asked order; acquire and return ids may be mixed.
+
+    Reads the requests in consistent batches of 100, then all their machines by id in
+    consistent batches of 100: no index, so a write made a moment ago is always seen. A
+    request past its deadline, or whose machines say it is done, moves here (one write)."""
+    known = [request_id for request_id in request_ids if request_type_of(request_id)]
+    stored = {request.request_id: request for request in repos.requests.get_many(known)}
+    with_machines = dict(
+        (request.request_id, machines)
+        for request, machines in requests_with_machines(repos=repos, requests=list(stored.values()))
+    )
+    now = utcnow()
+    return {
+        "requests": [
+            hf_request_entry(
+                repos=repos,
+                request=stored.get(request_id),
+                request_id=request_id,
+                machines=with_machines.get(request_id, []),
+                now=now,
+            )
+            for request_id in request_ids
+        ]
+    }
 
 
-def hf_request_entry(*, repos: Repositories, request_id: str) -> dict[str, Any]:
-    """One read of the request, one index query for its machines; a request past its deadline
-    times out here (reconcile)."""
-    request = repos.requests.get_by_id(request_id) if request_type_of(request_id) else None
+def hf_request_entry(
+    *, repos: Repositories, request: Request | None, request_id: str, machines: list[Machine], now: datetime
+) -> dict[str, Any]:
     if request is None:
         return {"requestId": request_id, "status": "complete_with_error", "message": UNKNOWN_REQUEST, "machines": []}
-    machines = sorted(request_machines(repos=repos, request=request), key=_launch_order)
-    request = request_reconcile(repos=repos, request=request, machines=machines)
+    machines = sorted(machines, key=_launch_order)
+    request = request_reconcile(repos=repos, request=request, machines=machines, now=now)
     return {
         "requestId": request.request_id,
         "status": hf_request_status(request.status),

@@ -33,13 +33,15 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from hostfactory.domain import utcnow
-from hostfactory.errors import HostFactoryError, InvalidTransition, VersionConflict
+from hostfactory.errors import HostFactoryError, InvalidTransition, RequestClosed, VersionConflict
+from hostfactory.fleet.capacity import capacity_sweep
+from hostfactory.fleet.machines import machine_register, machine_update_status
+from hostfactory.fleet.progress import request_machines, request_move, request_reconcile
 from hostfactory.providers.base import Launch, LaunchFailed, LaunchUnsettled, Provider
 from hostfactory.services import update_with_retry
 from machines_app.domain import HFResult, Machine, MachineStatus, hf_acquire_result
-from machines_app.services import machine_reclaim, machine_register, machine_update_status
+from machines_app.services import machine_reclaim
 from requests_app.domain import Request, RequestStatus, RequestType
-from requests_app.services import request_reconcile
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -132,6 +134,7 @@ def provision_run(
             logger.exception("machine sync failed")
             report.errors.append(f"sync: {type(error).__name__}: {error}")
         provision_interruptions(repos=repos, provider=provider, report=report)
+        capacity_sweep(repos=repos, now=now)
         # The sync may have settled the last hosts of a launch that brings no more.
         for request in repos.requests.get_by_status(RequestStatus.IN_PROGRESS):
             if request.request_type == RequestType.ACQUIRE and request.provider_data.get("final"):
@@ -236,7 +239,8 @@ def register_instances(
     *, repos: Repositories, provider: Provider, request: Request, instance_ids: list[str], report: ProvisionReport
 ) -> None:
     """Record the request's instances not yet known as machines (pending; the sync moves them on)."""
-    known = {machine.machine_id for machine in repos.machines.get_by_request_id(request.request_id)}
+    current = repos.requests.get_by_id(request.request_id) or request
+    known = set(current.machine_ids)
     new = [instance_id for instance_id in dict.fromkeys(instance_ids) if instance_id not in known]
     if not new:
         return
@@ -257,8 +261,9 @@ def register_instances(
         )
         try:
             machine_register(repos=repos, machine=machine)
-        except VersionConflict:
-            continue  # registered meanwhile by another provisioner
+        except RequestClosed as error:
+            report.skipped.append(f"{instance_id}: {error}")
+            continue
         report.registered.append(f"{instance_id} for {request.request_id}")
 
 
@@ -293,7 +298,7 @@ def finish_short_launch(*, repos: Repositories, request: Request, errors: list[s
     current = repos.requests.get_by_id(request.request_id)
     if current is None or current.is_terminal:
         return
-    machines = repos.machines.get_by_request_id(request.request_id)
+    machines = request_machines(repos=repos, request=current)
     results = [hf_acquire_result(machine) for machine in machines]
     if HFResult.EXECUTING in results:
         return
@@ -312,13 +317,17 @@ def finish_short_launch(*, repos: Repositories, request: Request, errors: list[s
 
 def _end(*, repos: Repositories, request: Request, status: RequestStatus, message: str) -> None:
     with contextlib.suppress(InvalidTransition):  # finished meanwhile (cancelled, timed out)
-        repos.requests.update_status(request.request_id, status, message)
+        request_move(repos=repos, request=request, status=status, message=message)
 
 
 def provision_return(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:
     """Terminate the return's hosts that still run, per acquire request (so a fleet that
     maintains capacity is lowered first), then clean up launches with no host left."""
-    machines = [m for m in repos.machines.get_by_return_request_id(request.request_id) if m.status in TERMINABLE]
+    machines = [
+        m
+        for m in request_machines(repos=repos, request=request)
+        if m.status in TERMINABLE and m.return_request_id == request.request_id
+    ]
     by_acquire: dict[str, list[Machine]] = defaultdict(list)
     for machine in machines:
         by_acquire[machine.request_id].append(machine)
@@ -338,7 +347,7 @@ def _terminate(
     returning = {machine.machine_id for machine in machines}
     kept = [
         m
-        for m in repos.machines.get_by_request_id(acquire.request_id)
+        for m in request_machines(repos=repos, request=acquire)
         if m.is_live and m.return_request_id is None and m.machine_id not in returning
     ]
     keep = sum(int(weights.get(machine.instance_type or "", 1)) for machine in kept)
@@ -358,7 +367,7 @@ def provision_release(*, repos: Repositories, provider: Provider, request_id: st
     acquire = repos.requests.get_by_id(request_id)
     if acquire is None or acquire.is_active or acquire.provider_data.get("released"):
         return
-    known = {machine.machine_id for machine in repos.machines.get_by_request_id(request_id)}
+    known = set(acquire.machine_ids)
     provider.release(request=acquire, known_instance_ids=known)
     update_with_retry(
         repos.requests, request_id, lambda r: r.replace(provider_data={**r.provider_data, "released": True})

@@ -8,16 +8,24 @@ repos.templates, repos.requests, repos.machines
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from hostfactory.storage.config import StorageConfig
 from machines_app.repository import MachineRepository
+from machines_app.storage.dynamodb import DynamoMachineRepository
+from machines_app.storage.memory import MemoryMachineRepository
 from requests_app.repository import RequestRepository
+from requests_app.storage.dynamodb import DynamoRequestRepository
+from requests_app.storage.memory import MemoryRequestRepository
 from templates_app.repository import TemplateRepository
+from templates_app.storage.dynamodb import DynamoTemplateRepository
+from templates_app.storage.memory import MemoryTemplateRepository
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,13 @@ class Repositories:
 
 _built: dict[tuple, Repositories] = {}
 _lock = threading.Lock()
+# Called with each newly built set of repositories and its configuration; an app registers
+# here what a fresh store needs (the templates app pre-loads HOSTFACTORY_TEMPLATES_FILE into
+# a memory store), so this facade imports no service.
+build_hooks: list[Callable[[Repositories, StorageConfig], None]] = []
 
 
 def current_config() -> StorageConfig:
-    from django.conf import settings
-
     return StorageConfig.from_settings(getattr(settings, "HOSTFACTORY_STORAGE", {}))
 
 
@@ -56,29 +66,19 @@ def build_repositories(config: StorageConfig) -> Repositories:
     problem = config.problem()
     if problem:
         raise ImproperlyConfigured(problem)
-    if config.type == "dynamodb":
-        return _dynamodb_repositories(config)
-    return _memory_repositories(config)
-
-
-def _memory_repositories(config: StorageConfig) -> Repositories:
-    from machines_app.storage.memory import MemoryMachineRepository
-    from requests_app.storage.memory import MemoryRequestRepository
-    from templates_app.storage.memory import MemoryTemplateRepository
-
-    repos = Repositories(MemoryTemplateRepository(), MemoryRequestRepository(), MemoryMachineRepository())
-    if config.templates_file:
-        from templates_app.services import templates_load_file
-
-        templates_load_file(repos=repos, path=config.templates_file)
+    repos = _dynamodb_repositories(config) if config.type == "dynamodb" else _memory_repositories()
+    for hook in build_hooks:
+        hook(repos, config)
     return repos
 
 
-def _dynamodb_repositories(config: StorageConfig) -> Repositories:
-    from machines_app.storage.dynamodb import DynamoMachineRepository
-    from requests_app.storage.dynamodb import DynamoRequestRepository
-    from templates_app.storage.dynamodb import DynamoTemplateRepository
+def _memory_repositories() -> Repositories:
+    # One lock for the whole store: a write that keeps an invariant across aggregates holds it.
+    lock = threading.RLock()
+    return Repositories(MemoryTemplateRepository(lock), MemoryRequestRepository(lock), MemoryMachineRepository(lock))
 
+
+def _dynamodb_repositories(config: StorageConfig) -> Repositories:
     return Repositories(
         DynamoTemplateRepository(config), DynamoRequestRepository(config), DynamoMachineRepository(config)
     )

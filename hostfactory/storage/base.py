@@ -122,6 +122,13 @@ class Repository(ABC, Generic[T]):
         return self._get(entity_id)
 
     @logged
+    def get_many(self, entity_ids: Iterable[str]) -> list[T]:
+        """Every stored aggregate among ``entity_ids``, read consistently (one batch read per
+        100 ids on DynamoDB), in the asked order; unknown ids are skipped."""
+        wanted = list(dict.fromkeys(i for i in entity_ids if isinstance(i, str) and i))
+        return self._get_many(wanted) if wanted else []
+
+    @logged
     def exists(self, entity_id: str) -> bool:
         return self.get_by_id(entity_id) is not None
 
@@ -161,31 +168,40 @@ class Repository(ABC, Generic[T]):
 
     @logged
     def delete(self, entity_id: str) -> bool:
+        return self.remove(entity_id) is not None
+
+    @logged
+    def remove(self, entity_id: str) -> T | None:
+        """Delete in one write and return what was stored (None: nothing was)."""
         if not isinstance(entity_id, str) or not entity_id:
-            return False
+            return None
         return self._remove(entity_id)
 
     aget_by_id = async_twin()
+    aget_many = async_twin()
     aexists = async_twin()
     aget_all = async_twin()
     alist_page = async_twin()
     asave = async_twin()
     adelete = async_twin()
+    aremove = async_twin()
 
     # -- shared helpers for the apps' finders ---------------------------------------------
 
-    def _change_status(self, entity_id: str, status: Any, changes: dict, if_missing: dict) -> bool:
-        """One atomic, transition-checked status change (the apps' ``update_status``)."""
+    def _change_status(self, entity_id: str, status: Any, changes: dict, if_missing: dict) -> tuple[T, T] | None:
+        """One atomic, transition-checked status change: ``(before, after)``, or None when the
+        id does not exist. Raises InvalidTransition for a move the table forbids."""
         target = self._parse_status(status)
         sources = self.status_machine.sources(target)
         if not isinstance(entity_id, str) or not entity_id:
-            return False
+            return None
         for _attempt in range(3):
-            if self._set_status(entity_id, target, sources, changes, if_missing):
-                return True
+            moved = self._set_status(entity_id, target, sources, changes, if_missing)
+            if moved is not None:
+                return moved
             current = self._get(entity_id)
             if current is None:
-                return False
+                return None
             # Raises with the refused move; when the move is allowed the status changed
             # under us between the conditional write and the read, so try again.
             self.status_machine.check(entity_id, current.status, target)
@@ -211,7 +227,8 @@ class Repository(ABC, Generic[T]):
     def _put(self, entity: T, expected_version: int) -> None: ...
 
     @abstractmethod
-    def _remove(self, entity_id: str) -> bool: ...
+    def _remove(self, entity_id: str) -> T | None:
+        """Delete in one write; the stored aggregate, or None when there was none."""
 
     @abstractmethod
     def _iter(
@@ -225,9 +242,12 @@ class Repository(ABC, Generic[T]):
         """Aggregates whose indexed ``field`` equals one of ``values``; reads only those."""
 
     @abstractmethod
-    def _set_status(self, entity_id: str, target: StrEnum, sources: set, changes: dict, if_missing: dict) -> bool:
+    def _set_status(
+        self, entity_id: str, target: StrEnum, sources: set, changes: dict, if_missing: dict
+    ) -> tuple[T, T] | None:
         """Atomically set status (and ``changes``; ``if_missing`` where unset) when the stored
-        status is in ``sources``. False when the id is missing or the status is not a source."""
+        status is in ``sources``: one write, returning ``(before, after)``. None when the id is
+        missing or the status is not a source."""
 
     @abstractmethod
     def clear(self) -> None:

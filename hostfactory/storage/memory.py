@@ -4,16 +4,47 @@ on the same fields the DynamoDB tables index, so finders cost O(matches), not O(
 from __future__ import annotations
 
 import bisect
+import copy
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from hostfactory.domain import detached
+from hostfactory.domain import Aggregate
 from hostfactory.errors import VersionConflict
 from hostfactory.storage.base import Repository, T
 from hostfactory.storage.filters import Condition, equality_values, matches
+
+CONTAINERS = (dict, list)
+SCALARS = (str, int, float, datetime)  # immutable: shared, not copied
+
+
+def detached(entity: Aggregate) -> Aggregate:
+    """A copy whose dict and list values are private, so no caller can change stored data in
+    place. The memory backend copies every aggregate it returns, so this is its hot path:
+    field values are copied straight from the instance dict, and JSON-like containers by hand
+    (``copy.deepcopy`` costs several times more)."""
+    clone = object.__new__(type(entity))
+    state = clone.__dict__
+    state.update(entity.__dict__)
+    for name, value in state.items():
+        if isinstance(value, CONTAINERS):
+            state[name] = _private(value)
+    return clone
+
+
+def _private(value: Any) -> Any:
+    """A deep copy of a JSON-like value (dicts, lists, immutable scalars); anything else
+    mutable goes through ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {key: _private(item) for key, item in value.items()} if value else {}
+    if isinstance(value, list):
+        return [_private(item) for item in value]
+    if value is None or isinstance(value, SCALARS):
+        return value
+    return copy.deepcopy(value)
 
 
 def _index_key(value: Any) -> Any:
@@ -24,14 +55,18 @@ def _index_key(value: Any) -> Any:
 
 
 class MemoryRepository(Repository[T]):
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
+    """``lock`` is the store's one lock, shared by the three repositories of one store, so a
+    write that keeps an invariant across aggregates is atomic here as on DynamoDB."""
+
+    def __init__(self, lock: threading.RLock | None = None) -> None:
+        self._lock = lock or threading.RLock()
         self._items: dict[str, T] = {}
         self._order: list[str] = []  # every id, sorted: the paging order
         self._indexes: dict[str, dict[Any, set[str]]] = {field: defaultdict(set) for field in self.indexed_fields}
 
     def _get(self, entity_id: str) -> T | None:
-        entity = self._items.get(entity_id)
+        with self._lock:
+            entity = self._items.get(entity_id)
         return detached(entity) if entity is not None else None
 
     def _get_many(self, entity_ids: list[str]) -> list[T]:
@@ -70,15 +105,15 @@ class MemoryRepository(Repository[T]):
             if not ids:
                 del index[key]
 
-    def _remove(self, entity_id: str) -> bool:
+    def _remove(self, entity_id: str) -> T | None:
         with self._lock:
             current = self._items.pop(entity_id, None)
             if current is None:
-                return False
+                return None
             del self._order[bisect.bisect_left(self._order, entity_id)]
             for field, index in self._indexes.items():
                 self._unindex(index, _index_key(getattr(current, field)), entity_id)
-            return True
+            return detached(current)
 
     def _iter(
         self, conditions: tuple[Condition, ...], start: Any, page_size: int | None = None
@@ -105,15 +140,29 @@ class MemoryRepository(Repository[T]):
             found = [self._items[i] for i in ids]
         return [detached(entity) for entity in found]
 
-    def _set_status(self, entity_id: str, target: StrEnum, sources: set, changes: dict, if_missing: dict) -> bool:
+    def _set_status(
+        self, entity_id: str, target: StrEnum, sources: set, changes: dict, if_missing: dict
+    ) -> tuple[T, T] | None:
         with self._lock:
             current = self._items.get(entity_id)
             if current is None or current.status not in sources:
-                return False
+                return None
             missing = {key: value for key, value in if_missing.items() if getattr(current, key) is None}
-            updated = current.replace(status=target, version=current.version + 1, **changes, **missing)
-            self._store(current, updated)
-            return True
+            return self._update(current, status=target, **changes, **missing)
+
+    def _update(self, current: T, **changes: Any) -> tuple[T, T]:
+        """Store ``current`` with ``changes`` and the next version (the lock is held)."""
+        updated = current.replace(version=current.version + 1, **changes)
+        self._store(current, updated)
+        return detached(current), detached(updated)
+
+    def _update_where(self, entity_id: str, condition, **changes: Any) -> tuple[T, T] | None:
+        """One conditional write: ``changes`` when ``condition(stored)`` holds, else None."""
+        with self._lock:
+            current = self._items.get(entity_id)
+            if current is None or not condition(current):
+                return None
+            return self._update(current, **changes)
 
     def clear(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from machines_app.services import MachineStatusUpdate
+from hostfactory.fleet.machines import MachineStatusUpdate
 
 # Column (or key) -> the machine field it sets; the long field names are accepted too.
 COLUMNS = {

@@ -1,15 +1,29 @@
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
-from hostfactory.storage.dynamodb import DynamoRepository
-from hostfactory.storage.dynamodb_indexes import hash_index
+from hostfactory.domain import utcnow
+from hostfactory.storage.dynamodb import DynamoRepository, keys_index
+from requests_app.domain import Request, RequestType
 from requests_app.repository import RequestRepository
+
+STATUS_INDEX = "status-keys"
 
 
 class DynamoRequestRepository(DynamoRepository, RequestRepository):
-    """Requests in DynamoDB: key ``request_id``; index on ``status`` + ``created_at``."""
+    """Requests in DynamoDB: key ``request_id``. A request item holds the ids of its machines
+    (``machine_ids``, a string set), so a request and its machines are found with consistent
+    reads, never through an index. One keys-only index, ``status`` + ``created_at``, finds the
+    few active requests for the provisioner and the status filters of the lists."""
 
     table_key = "requests"
+    keys_indexes = {"status": ("status_index", ("status", "created_at"))}
 
     @staticmethod
     def build_model(meta: type) -> type[Model]:
@@ -25,9 +39,18 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
             deadline = UTCDateTimeAttribute(null=True)
             completed_at = UTCDateTimeAttribute(null=True)
             provider_data = MapAttribute(default=dict)
+            machine_ids = UnicodeSetAttribute(null=True)
             created_at = UTCDateTimeAttribute(null=True)
             updated_at = UTCDateTimeAttribute(null=True)
             version = NumberAttribute()
-            status_index = hash_index("status", range_field="created_at")
+            status_index = keys_index("status", STATUS_INDEX, "created_at", UTCDateTimeAttribute(range_key=True))
 
         return RequestItem
+
+    def _add_machine(self, request_id: str, machine_id: str, active: tuple) -> Request | None:
+        model = self.model
+        condition = (model.request_type == RequestType.ACQUIRE.value) & model.status.is_in(*(s.value for s in active))
+        condition &= ~model.machine_ids.contains(machine_id)
+        condition &= model.machine_ids.does_not_exist() | (size(model.machine_ids) < model.machine_count)
+        actions = [model.machine_ids.add({machine_id}), model.updated_at.set(utcnow())]
+        return self._update_returning_new(request_id, actions, condition)

@@ -1,6 +1,22 @@
 from hostfactory.storage.memory import MemoryRepository
+from requests_app.domain import Request, RequestType
 from requests_app.repository import RequestRepository
 
 
 class MemoryRequestRepository(MemoryRepository, RequestRepository):
     """Requests in process memory (development, tests, demos)."""
+
+    def _add_machine(self, request_id: str, machine_id: str, active: tuple) -> Request | None:
+        def takes_more(request: Request) -> bool:
+            return (
+                request.request_type == RequestType.ACQUIRE
+                and request.status in active
+                and machine_id not in request.machine_ids
+                and len(request.machine_ids) < request.machine_count
+            )
+
+        with self._lock:
+            current = self._items.get(request_id)
+            if current is None or not takes_more(current):
+                return None
+            return self._update(current, machine_ids=(*current.machine_ids, machine_id))[1]

@@ -11,11 +11,11 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from hostfactory.fleet.machines import REPORTED_FIELDS, machine_register, machine_update_status
+from hostfactory.fleet.requests import request_create_acquire
 from hostfactory.groups import OPERATORS, PLUGINS, VIEWERS
 from machines_app.domain import Machine
-from machines_app.services import REPORTED_FIELDS, machine_register, machine_update_status
 from requests_app.domain import Request
-from requests_app.services import request_create_acquire
 from templates_app.domain import Template
 from templates_app.services import template_create
 from tests.support import aggregates as build

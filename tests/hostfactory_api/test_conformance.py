@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from machines_app.services import machine_reclaim, machine_update_status
+from hostfactory.fleet.machines import machine_update_status
+from machines_app.services import machine_reclaim
 from templates_app.domain import Template
 from templates_app.services import templates_load
 from tests.api.fixtures import add_acquire, add_template, launch

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 
 from hostfactory.domain import utcnow
+from hostfactory.fleet.machines import machine_update_status
 from hostfactory.storage.dynamodb import DynamoRepository
-from machines_app.services import machine_reclaim, machine_update_status
+from machines_app.services import machine_reclaim
 from requests_app.domain import RequestStatus
 from tests.api.fixtures import add_acquire, add_template, launch
 from tests.support.dynamodb_calls import count_dynamodb_calls

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hostfactory.fleet.requests import request_create_return
 from requests_app.domain import RequestStatus
-from requests_app.services import request_create_return
 from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/machines/"

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from hostfactory.fleet.requests import request_create_acquire, request_create_return
 from hostfactory.hostfactory_api.services import hf_get_request_status, hf_get_return_requests
 from hostfactory.providers.aws import AwsProvider
 from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.providers.services import ProvisionReport, provision_run
 from machines_app.domain import Machine
 from requests_app.domain import Request
-from requests_app.services import request_create_acquire, request_create_return
 from templates_app.domain import Template
 from templates_app.services import template_create
 from tests.providers.support import (

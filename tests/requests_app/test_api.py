@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from hostfactory.domain import utcnow
+from hostfactory.fleet.requests import request_create_return
 from requests_app.domain import RequestStatus
-from requests_app.services import request_create_return
 from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/requests/"

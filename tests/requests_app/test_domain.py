@@ -12,16 +12,9 @@ from typing import Any
 import pytest
 
 from hostfactory.errors import DomainValidationError, InvalidTransition
+from hostfactory.fleet.progress import request_progress
 from machines_app.domain import Machine, MachineStatus
-from requests_app.domain import (
-    Request,
-    RequestStatus,
-    RequestType,
-    hf_request_status,
-    new_request_id,
-    request_progress,
-    request_type_of,
-)
+from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status, new_request_id, request_type_of
 from tests.support.domain import assert_rejected
 
 S = RequestStatus

@@ -124,8 +124,8 @@ def test_update_status_is_one_conditional_update_without_a_read(repos):
     machine = repos.machines.save(aggregates.machine())
 
     with count_dynamodb_calls(repos.requests, repos.machines) as counted:
-        assert repos.requests.update_status(request.id, "in_progress") is True
-        assert repos.machines.update_status(machine.id, "running") is True
+        assert repos.requests.update_status(request.id, "in_progress") is not None
+        assert repos.machines.update_status(machine.id, "running") is not None
 
     assert dict(counted.calls) == {"UpdateItem": 2}
 

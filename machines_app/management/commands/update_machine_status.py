@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from hostfactory.fleet.machines import MachineStatusUpdate, machines_check_status_updates, machines_update_status_many
 from hostfactory.management.base import HostFactoryCommand
 from machines_app.domain import MachineStatus
 from machines_app.management.status_file import ALLOWED, read_status_file
-from machines_app.services import MachineStatusUpdate, machines_check_status_updates, machines_update_status_many
 
 STATUSES = ", ".join(status.value for status in MachineStatus)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from hostfactory.domain import parse_enum
+from hostfactory.fleet.requests import request_set_status
 from hostfactory.management.base import HostFactoryCommand
 from hostfactory.services import get_or_404
 from requests_app.domain import RequestStatus
-from requests_app.services import request_set_status
 
 STATUSES = ", ".join(status.value for status in RequestStatus)
 

@@ -1,0 +1,116 @@
+"""Creating and ending requests: an acquire request reserves its capacity before it exists;
+a return request claims its hosts before it exists, so a return that is stored is whole."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from hostfactory.domain import utcnow
+from hostfactory.errors import HostFactoryError
+from hostfactory.fleet.capacity import capacity_reserve
+from hostfactory.fleet.progress import request_move, request_reconcile
+from hostfactory.services import get_or_404
+from machines_app.domain import Machine
+from requests_app.domain import Request, RequestStatus, RequestType, new_request_id
+
+if TYPE_CHECKING:
+    from hostfactory.storage import Repositories
+
+NO_ACTIVE_VM = "No Active VM."
+# A claim is written just before its return request; a claim older than this whose return
+# does not exist was left by a call that failed in between, and counts as no claim.
+CLAIM_VOID_AFTER = timedelta(seconds=60)
+
+
+def request_deadline(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.HOSTFACTORY_REQUEST_TIMEOUT)
+
+
+def request_create_acquire(
+    *, repos: Repositories, template_id: str, machine_count: int, requested_by: str = ""
+) -> Request:
+    """A pending acquire request, if the template exists, is enabled and has room: its hosts
+    are reserved (one conditional write) before the request is written."""
+    now = utcnow()
+    request = Request(
+        request_id=new_request_id(RequestType.ACQUIRE),
+        request_type=RequestType.ACQUIRE,
+        template_id=template_id,
+        machine_count=machine_count,
+        requested_by=requested_by,
+        deadline=request_deadline(now),
+    )  # validates template_id and machine_count before anything is written
+    capacity_reserve(repos=repos, template_id=template_id, request_id=request.request_id, count=machine_count)
+    try:
+        return repos.requests.save(request)
+    except HostFactoryError:
+        # Give the hosts back now; if even that fails, the sweeper does once it is old enough.
+        with contextlib.suppress(HostFactoryError):
+            repos.templates.release_reservation(template_id, request.request_id, 0)
+        raise
+
+
+def request_create_return(
+    *, repos: Repositories, machines: list[Machine], requested_by: str = "", now: datetime | None = None
+) -> tuple[Request, list[Machine]]:
+    """A return request for the live ``machines`` that no other return holds. Each host is
+    claimed first (one conditional write each), then the request is written naming the
+    claimed ones: until it exists the claims count as none, and if anything fails they are
+    undone, so a failed call leaves no host stranded."""
+    now = now or utcnow()
+    request_id = new_request_id(RequestType.RETURN)
+    void = void_claims(repos=repos, machines=machines, now=now)
+    claimed: list[Machine] = []
+    try:
+        for machine in machines:
+            if machine.is_live and (machine.return_request_id is None or machine.return_request_id in void):
+                stored = repos.machines.claim_for_return(machine.machine_id, request_id, void)
+                if stored is not None:
+                    claimed.append(stored)
+        request = repos.requests.save(
+            Request(
+                request_id=request_id,
+                request_type=RequestType.RETURN,
+                machine_count=len(claimed),
+                machine_ids=tuple(m.machine_id for m in claimed),
+                requested_by=requested_by,
+                deadline=request_deadline(now),
+                message="" if claimed else NO_ACTIVE_VM,
+            )
+        )
+    except HostFactoryError:
+        with contextlib.suppress(HostFactoryError):
+            for machine in claimed:
+                repos.machines.release_claim(machine.machine_id, request_id)
+        raise
+    return request_reconcile(repos=repos, request=request, machines=claimed, now=now), claimed
+
+
+def void_claims(*, repos: Repositories, machines: list[Machine], now: datetime) -> frozenset[str]:
+    """The return ids among the machines' claims whose return request was never written."""
+    claims = {m.return_request_id for m in machines if m.return_request_id and _claimed_before(m, now)}
+    if not claims:
+        return frozenset()
+    existing = {request.request_id for request in repos.requests.get_many(sorted(claims))}
+    return frozenset(claims - existing)
+
+
+def _claimed_before(machine: Machine, now: datetime) -> bool:
+    return machine.updated_at is not None and now - machine.updated_at > CLAIM_VOID_AFTER
+
+
+def request_set_status(
+    *, repos: Repositories, request_id: str, status: RequestStatus | str, message: str | None = None
+) -> Request:
+    """An operator's or tool's status change; the transition table is enforced, and a request
+    it ends gives back its capacity (or its hosts) at once."""
+    current = get_or_404(repos.requests, request_id)
+    return request_move(repos=repos, request=current, status=status, message=message)
+
+
+def request_cancel(*, repos: Repositories, request_id: str, message: str = "Cancelled by an operator.") -> Request:
+    return request_set_status(repos=repos, request_id=request_id, status=RequestStatus.CANCELLED, message=message)
