@@ -91,11 +91,19 @@ class RequestRepository(Repository[Request]):
             f"it takes no more (registered: {len(current.machine_ids)})"
         )
 
+    @logged
+    def remove_machine(self, request_id: str, machine_id: str) -> Request | None:
+        """Undo ``add_machine`` (a registration that failed after it): one conditional write."""
+        return self._remove_machine(request_id, machine_id)
+
     aget_by_status = async_twin()
     aget_active_requests = async_twin()
     aupdate_status = async_twin()
     atransition = async_twin()
     aadd_machine = async_twin()
+
+    @abstractmethod
+    def _remove_machine(self, request_id: str, machine_id: str) -> Request | None: ...
 
     @abstractmethod
     def _add_machine(self, request_id: str, machine_id: str, active: tuple) -> Request | None:

@@ -39,6 +39,9 @@ def machine_register(*, repos: Repositories, machine: Machine) -> Machine:
         fail("request_id", f"unknown acquire request {machine.request_id!r}")
     if machine.template_id != request.template_id:
         fail("template_id", f"must be the request's template {request.template_id!r}, got {machine.template_id!r}")
+    existing = repos.machines.get_by_id(machine.machine_id)
+    if existing is not None and existing.request_id != machine.request_id:
+        raise VersionConflict(_taken(existing))
     request = repos.requests.add_machine(request.request_id, machine.machine_id)
     stored = _store_new(repos=repos, machine=machine)
     if not stored.is_live:  # registered already ended: its host is given back at once
@@ -54,7 +57,15 @@ def _store_new(*, repos: Repositories, machine: Machine) -> Machine:
         existing = repos.machines.get_by_id(machine.machine_id)
         if existing is not None and existing.request_id == machine.request_id:
             return existing  # the retry of a registration already stored
-        raise
+        # Another request's registration of this id won the race: leave this request as it was.
+        repos.requests.remove_machine(machine.request_id, machine.machine_id)
+        raise VersionConflict(
+            _taken(existing) if existing else f"machine {machine.machine_id} was just taken"
+        ) from None
+
+
+def _taken(existing: Machine) -> str:
+    return f"machine {existing.machine_id} already exists, registered for request {existing.request_id}"
 
 
 def machine_update_status(

@@ -48,7 +48,8 @@ def _acquire_progress(request: Request, machines: list[Machine], now: datetime) 
 
 def _return_progress(request: Request, machines: list[Machine], now: datetime) -> RequestStatus:
     done = [machine for machine in machines if hf_return_result(machine, False) == HFResult.SUCCEED]
-    if len(done) >= len(request.machine_ids):
+    # Every host it holds is gone, and none it names is missing from the answer.
+    if len(done) == len(machines) >= len(request.machine_ids):
         return RequestStatus.COMPLETE
     if request.is_overdue(now):
         return RequestStatus.TIMEOUT

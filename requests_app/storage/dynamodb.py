@@ -54,3 +54,8 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
         condition &= model.machine_ids.does_not_exist() | (size(model.machine_ids) < model.machine_count)
         actions = [model.machine_ids.add({machine_id}), model.updated_at.set(utcnow())]
         return self._update_returning_new(request_id, actions, condition)
+
+    def _remove_machine(self, request_id: str, machine_id: str) -> Request | None:
+        model = self.model
+        actions = [model.machine_ids.delete({machine_id}), model.updated_at.set(utcnow())]
+        return self._update_returning_new(request_id, actions, model.machine_ids.contains(machine_id))

@@ -20,3 +20,11 @@ class MemoryRequestRepository(MemoryRepository, RequestRepository):
             if current is None or not takes_more(current):
                 return None
             return self._update(current, machine_ids=(*current.machine_ids, machine_id))[1]
+
+    def _remove_machine(self, request_id: str, machine_id: str) -> Request | None:
+        with self._lock:
+            current = self._items.get(request_id)
+            if current is None or machine_id not in current.machine_ids:
+                return None
+            kept = tuple(i for i in current.machine_ids if i != machine_id)
+            return self._update(current, machine_ids=kept)[1]

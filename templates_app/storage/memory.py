@@ -46,8 +46,8 @@ class MemoryTemplateRepository(MemoryRepository, TemplateRepository):
 
     def _add_usage(self, template_id: str, delta: int) -> bool:
         with self._lock:
-            usage = self._usage.get(template_id)
-            if usage is None or usage.used + delta < 0:
+            usage = self._usage.get(template_id, Usage())
+            if template_id not in self._items or usage.used + delta < 0:
                 return False
             self._write(template_id, usage, usage.used + delta, usage.reservations)
             return True

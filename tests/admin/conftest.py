@@ -88,13 +88,14 @@ def fleet(storage) -> Fleet:
     template = repos.templates.save(aggregates.template("tpl-a", description="general purpose"))
     spot = repos.templates.save(aggregates.template("tpl-spot", price_type="spot", provider_api="SpotFleet"))
     disabled = repos.templates.save(aggregates.template("tpl-off", enabled=False, max_number=-1))
-    active = repos.requests.save(
-        aggregates.acquire_request(template_id="tpl-a", machine_count=2, status=RequestStatus.IN_PROGRESS)
+    active = aggregates.store_request(
+        repos, aggregates.acquire_request(template_id="tpl-a", machine_count=2, status=RequestStatus.IN_PROGRESS)
     )
     finished = repos.requests.save(
         aggregates.acquire_request(template_id="tpl-spot", machine_count=1, status=RequestStatus.COMPLETE)
     )
-    running = repos.machines.save(
+    running = aggregates.store_machine(
+        repos,
         aggregates.machine(
             "i-0aaaaaaaaaaaaaaa1",
             request_id=active.request_id,
@@ -102,9 +103,10 @@ def fleet(storage) -> Fleet:
             status=MachineStatus.RUNNING,
             name="ip-10-0-0-1.ec2.internal",
             private_ip_address="10.0.0.1",
-        )
+        ),
     )
-    pending = repos.machines.save(
-        aggregates.machine("i-0aaaaaaaaaaaaaaa2", request_id=active.request_id, template_id="tpl-a")
+    pending = aggregates.store_machine(
+        repos, aggregates.machine("i-0aaaaaaaaaaaaaaa2", request_id=active.request_id, template_id="tpl-a")
     )
+    active = repos.requests.get_by_id(active.request_id)  # as it is now, naming its machines
     return Fleet(repos, template, spot, disabled, active, finished, running, pending)

@@ -15,8 +15,8 @@ def listed_ids(response) -> list[str]:
 
 
 def test_list_filters_and_the_link_to_the_request(fleet, operator_client):
-    other = fleet.repos.machines.save(
-        aggregates.machine(request_id=fleet.finished.request_id, template_id="tpl-spot", status="running")
+    other = aggregates.store_machine(
+        fleet.repos, aggregates.machine(request_id=fleet.finished.request_id, template_id="tpl-spot", status="running")
     )
     everything = operator_client.get(admin_url("machine"))
     assert listed_ids(everything) == sorted([fleet.running.machine_id, fleet.pending.machine_id, other.machine_id])

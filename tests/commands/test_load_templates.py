@@ -64,9 +64,9 @@ def test_replace_deletes_templates_missing_from_the_file(storage, tmp_path):
 
 def test_replace_refuses_to_delete_a_template_in_use_and_writes_nothing(storage, tmp_path):
     storage.templates.save(aggregates.template("tpl-busy"))
-    storage.machines.save(aggregates.machine(template_id="tpl-busy", status="running"))
+    aggregates.store_machine(storage, aggregates.machine(template_id="tpl-busy", status="running"))
     path = write_templates(tmp_path / "t.json", [sample("tpl-new")])
-    with pytest.raises(CommandError, match=r"template 'tpl-busy' is in use by machine i-\w+; keep it in the file"):
+    with pytest.raises(CommandError, match=r"template .tpl-busy. is in use: 1 hosts used or reserved; keep it in"):
         run_command("load_templates", path, "--replace")
     assert set(stored(storage)) == {"tpl-busy"}
 

@@ -73,7 +73,7 @@ def test_load_templates_then_export_in_other_processes(shared, tmp_path):
 def test_update_machine_status_in_another_process(shared):
     repos, env = shared
     request = repos.requests.save(aggregates.acquire_request(machine_count=1))
-    machine = repos.machines.save(aggregates.machine(request_id=request.request_id))
+    machine = aggregates.store_machine(repos, aggregates.machine(request_id=request.request_id))
 
     done = manage(
         "update_machine_status", machine.machine_id, "running", "--private-ip", "10.1.2.3", "--name", "h1", env=env
@@ -90,7 +90,7 @@ def test_update_machine_status_in_another_process(shared):
 
 def test_update_machine_status_from_stdin_csv(shared):
     repos, env = shared
-    machines = [repos.machines.save(aggregates.machine()) for _ in range(3)]
+    machines = [aggregates.store_machine(repos, aggregates.machine()) for _ in range(3)]
     csv_text = "machine_id,status,reason\n" + "".join(f"{m.machine_id},failed,no capacity\n" for m in machines)
     done = manage("update_machine_status", "--file", "-", env=env, stdin=csv_text)
     assert done.returncode == 0, done.stderr
@@ -107,7 +107,7 @@ def test_sync_machines_in_another_process_against_ec2_over_http(shared, ec2_serv
     ec2.stop_instances(InstanceIds=[stopped])
     request = repos.requests.save(aggregates.acquire_request(machine_count=3))
     for machine_id, status in ((running, "pending"), (stopped, "running"), (GONE_ID, "running")):
-        repos.machines.save(aggregates.machine(machine_id, request_id=request.request_id, status=status))
+        aggregates.store_machine(repos, aggregates.machine(machine_id, request_id=request.request_id, status=status))
     env = {**env, "AWS_ENDPOINT_URL_EC2": endpoint, "AWS_REGION": REGION}
 
     planned = manage("sync_machines", "--dry-run", env=env)
@@ -129,7 +129,7 @@ def test_sync_machines_in_another_process_against_ec2_over_http(shared, ec2_serv
 
 def test_sync_machines_with_ec2_unreachable_fails_and_writes_nothing(shared):
     repos, env = shared
-    machine = repos.machines.save(aggregates.machine(GONE_ID, status="running"))
+    machine = aggregates.store_machine(repos, aggregates.machine(GONE_ID, status="running"))
     env = {**env, "AWS_ENDPOINT_URL_EC2": f"http://127.0.0.1:{free_port()}", "AWS_MAX_ATTEMPTS": "1"}
     failed = manage("sync_machines", "--region", REGION, env=env)
     assert failed.returncode == 1

@@ -27,7 +27,9 @@ def fleet(storage, ec2):
     ec2.stop_instances(InstanceIds=[stopped])
     request = storage.requests.save(aggregates.acquire_request(machine_count=3))
     for machine_id in (running, stopped, GONE_ID):
-        storage.machines.save(aggregates.machine(machine_id, request_id=request.request_id, status="running"))
+        aggregates.store_machine(
+            storage, aggregates.machine(machine_id, request_id=request.request_id, status="running")
+        )
     return request, running, stopped
 
 

@@ -19,7 +19,7 @@ def request_with_machines(storage):
     """An acquire request for two hosts and its two pending machines."""
     request = storage.requests.save(aggregates.acquire_request(machine_count=2))
     machines = [
-        storage.machines.save(aggregates.machine(f"i-00000000000000a0{n}", request_id=request.request_id))
+        aggregates.store_machine(storage, aggregates.machine(f"i-00000000000000a0{n}", request_id=request.request_id))
         for n in (1, 2)
     ]
     return request, [m.machine_id for m in machines]

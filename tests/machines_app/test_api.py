@@ -78,9 +78,15 @@ def test_register_refuses_bad_input_and_stores_nothing(storage, plugin, request_
             assert response.status_code == 400 and response.json()["code"] == "invalid", response.json()
             assert words in str(response.json()[field])
     (machine,) = launch(storage, request_of_two, count=1)
-    duplicate = register(plugin, request_of_two, machine.machine_id)
-    assert duplicate.status_code == 409 and duplicate.json()["code"] == "version_conflict"
+    # A retry of a registration (its first answer lost) answers the stored machine, unchanged.
+    retried = register(plugin, request_of_two, machine.machine_id)
+    assert retried.status_code == 201 and retried.json()["status"] == "running"
     assert [m.machine_id for m in storage.machines.get_all()] == [machine.machine_id]
+    assert storage.requests.get_by_id(request_of_two.request_id).machine_ids == (machine.machine_id,)
+    other = add_acquire(storage, "tpl", count=1)
+    taken = register(plugin, other, machine.machine_id)
+    assert taken.status_code == 409 and taken.json()["code"] == "version_conflict", taken.json()
+    assert storage.requests.get_by_id(other.request_id).machine_ids == ()
 
 
 def test_status_reports_follow_the_transition_table(storage, plugin, request_of_two):

@@ -45,8 +45,9 @@ def fleet(storage, ec2):
     ids = {"running": running, "stopped": stopped, "terminated": terminated, "gone": GONE_ID}
     statuses = {"running": "pending", "stopped": "pending", "terminated": "running", "gone": "running"}
     for key, machine_id in ids.items():
-        storage.machines.save(
-            aggregates.machine(machine_id, request_id=request.request_id, status=statuses[key], name=f"old-{key}")
+        aggregates.store_machine(
+            storage,
+            aggregates.machine(machine_id, request_id=request.request_id, status=statuses[key], name=f"old-{key}"),
         )
     return request, ids
 
@@ -119,7 +120,7 @@ def test_stopped_between_two_syncs_passes_through_the_states_in_between(storage,
 
 @memory_only
 def test_a_pending_machine_gets_time_to_appear_in_ec2(storage, ec2):
-    storage.machines.save(aggregates.machine(GONE_ID, status="pending"))
+    aggregates.store_machine(storage, aggregates.machine(GONE_ID, status="pending"))
     report = machines_sync(repos=storage, ec2=ec2)
     assert storage.machines.get_by_id(GONE_ID).status == MachineStatus.PENDING
     assert report.skipped and "not described by EC2 yet" in report.skipped[0]
@@ -133,7 +134,7 @@ def test_a_pending_machine_gets_time_to_appear_in_ec2(storage, ec2):
 def test_ids_are_described_in_batches(storage, ec2):
     ids = launch(ec2, 5)
     for machine_id in ids:
-        storage.machines.save(aggregates.machine(machine_id, status="pending"))
+        aggregates.store_machine(storage, aggregates.machine(machine_id, status="pending"))
     log = CallLog(ec2)
 
     report = machines_sync(repos=storage, ec2=ec2, batch_size=2)
@@ -150,7 +151,7 @@ def test_more_machines_than_one_call_takes(storage, ec2):
     live = launch(ec2, 3)
     gone = [f"i-{number:017x}" for number in range(1, 1001)]
     for machine_id in [*gone[:500], *live, *gone[500:]]:
-        storage.machines.save(aggregates.machine(machine_id, status="running"))
+        aggregates.store_machine(storage, aggregates.machine(machine_id, status="running"))
     log = CallLog(ec2)
 
     report = machines_sync(repos=storage, ec2=ec2)
@@ -198,7 +199,7 @@ def test_a_concurrent_change_is_kept_not_overwritten(storage, ec2):
     marked, edited = launch(ec2, 2)
     ec2.stop_instances(InstanceIds=[marked])
     for machine_id in (marked, edited):
-        storage.machines.save(aggregates.machine(machine_id, status="running"))
+        aggregates.store_machine(storage, aggregates.machine(machine_id, status="running"))
 
     def others_write(**kwargs):
         storage.machines.update_status(marked, "terminated", "Marked by an operator.")
@@ -231,7 +232,9 @@ def test_a_returned_host_that_ec2_terminated_completes_its_return(storage, ec2):
     (instance,) = launch(ec2, 1)
     ec2.terminate_instances(InstanceIds=[instance])
     giving_back = storage.requests.save(aggregates.return_request(machine_count=1))
-    storage.machines.save(aggregates.machine(instance, status="running", return_request_id=giving_back.request_id))
+    aggregates.store_machine(
+        storage, aggregates.machine(instance, status="running", return_request_id=giving_back.request_id)
+    )
     machines_sync(repos=storage, ec2=ec2)
     assert storage.requests.get_by_id(giving_back.request_id).status == RequestStatus.COMPLETE
     assert storage.machines.get_by_id(instance).status == MachineStatus.RETURNED
@@ -239,7 +242,7 @@ def test_a_returned_host_that_ec2_terminated_completes_its_return(storage, ec2):
 
 @memory_only
 def test_machines_that_are_not_ec2_instances_are_left_alone(storage, ec2):
-    storage.machines.save(aggregates.machine("vm-on-premises-7", status="running"))
+    aggregates.store_machine(storage, aggregates.machine("vm-on-premises-7", status="running"))
     report = machines_sync(repos=storage, ec2=ec2)
     assert storage.machines.get_by_id("vm-on-premises-7").status == MachineStatus.RUNNING
     assert report.skipped == ["vm-on-premises-7: not an EC2 instance id"]

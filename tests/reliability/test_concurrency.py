@@ -47,7 +47,9 @@ def fleet(dynalite_server, tmp_path):
         requests.append(request)
         for _ in range(MACHINES_PER_REQUEST):
             machines.append(
-                repos.machines.save(aggregates.machine(request_id=request.request_id, template_id=template.template_id))
+                aggregates.store_machine(
+                    repos, aggregates.machine(request_id=request.request_id, template_id=template.template_id)
+                )
             )
     env = server_environment(tmp_path, storage)
     tokens = prepare_database(env)

@@ -19,7 +19,7 @@ def test_what_a_caller_changes_in_place_is_not_stored():
     config = {"imageId": "ami-1", "vmTypes": {"m5.large": 1}, "subnetId": ["subnet-a", "subnet-b"]}
     template = repos.templates.save(aggregates.template("tpl-private", provider_config=config))
     request = repos.requests.save(aggregates.acquire_request(provider_data={"fleet": {"ids": ["f-1"]}}))
-    machine = repos.machines.save(aggregates.machine(request_id=request.request_id, tags={"team": "cae"}))
+    machine = aggregates.store_machine(repos, aggregates.machine(request_id=request.request_id, tags={"team": "cae"}))
     config["vmTypes"]["m5.large"] = 99  # the caller's own dict, after saving it
     template.attributes["ncpus"][1] = "64"  # the stored copy returned by save
 

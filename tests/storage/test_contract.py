@@ -671,7 +671,9 @@ def test_racing_terminal_updates_have_exactly_one_winner(repos, atomic_server):
         for thread in threads:
             thread.join()
 
-        winners = [target for target, outcome in outcomes.items() if outcome is not None and not isinstance(outcome, Exception)]
+        winners = [
+            target for target, outcome in outcomes.items() if outcome is not None and not isinstance(outcome, Exception)
+        ]
         losers = [outcome for outcome in outcomes.values() if isinstance(outcome, InvalidTransition)]
         assert len(winners) == 1 and len(losers) == 1, outcomes
         final = repos.requests.get_by_id(stored.id)

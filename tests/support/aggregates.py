@@ -72,3 +72,27 @@ def bulk_save(repository, entities) -> list:
         for entity in stored:
             batch.save(repository.to_item(entity))
     return stored
+
+
+def store_machine(repos, machine: Machine) -> Machine:
+    """Save ``machine`` straight into the repository, name it on its request and count it in
+    its template's ledger (as a registration does), so progress and capacity see it. For fixtures that
+    need a machine in a state registration would not give it."""
+    stored = repos.machines.save(machine)
+    for request_id in filter(None, (machine.return_request_id, machine.request_id)):
+        request = repos.requests.get_by_id(request_id)
+        if request is not None and machine.machine_id not in request.machine_ids:
+            repos.requests.save(request.replace(machine_ids=(*request.machine_ids, machine.machine_id)))
+    if machine.is_live and (request is None or request.is_terminal):
+        repos.templates.add_usage(machine.template_id, 1)  # no active reservation holds its host
+    return stored
+
+
+def store_request(repos, request: Request) -> Request:
+    """Save ``request`` straight into the repository; an active acquire request first
+    reserves its hosts on its template's ledger (as ``requestMachines`` does)."""
+    if request.request_type == RequestType.ACQUIRE and request.is_active:
+        template = repos.templates.get_by_id(request.template_id)
+        if template is not None and not repos.templates.reserve(template, request.request_id, request.machine_count):
+            raise AssertionError(f"fixture: template {request.template_id} has no room for {request.machine_count}")
+    return repos.requests.save(request)
