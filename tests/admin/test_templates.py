@@ -191,7 +191,7 @@ def test_delete_of_a_template_in_use_is_refused_with_a_message(fleet, operator_c
     response = operator_client.post(admin_url("template", "delete", "tpl-a"), {"post": "yes"})
     assert response.status_code == 302 and response["Location"] == admin_url("template", "change", "tpl-a")
     [message] = messages_of(response)
-    assert message.startswith("Not deleted: template 'tpl-a' is in use: 2 hosts used or reserved (active requests: req-")
+    assert message.startswith("Not deleted: template 'tpl-a' is in use: 2 hosts used or reserved (active requests: ")
     assert "disable it instead" in message
     assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
     assert log_entries(TemplateAnchor, "tpl-a") == []  # the deletion entry was rolled back
