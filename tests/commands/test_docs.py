@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
+from hostfactory import __version__
 from tests.commands.support import ROOT, SAMPLE_TEMPLATES
 from tests.support.dynalite import free_port
 
@@ -192,7 +193,10 @@ def test_make_run_on_a_fresh_copy_serves_what_the_quick_start_promises(tmp_path)
         for url in ("/admin/", "/api/v1/", "/api/docs/", "/api/v1/health/"):
             assert f"http://127.0.0.1:{port}{url}" in server.text
 
-        assert get_json(f"{server.url}/api/v1/health/") == (200, {"status": "ok", "storage": "memory"})
+        assert get_json(f"{server.url}/api/v1/health/") == (
+            200,
+            {"status": "ok", "storage": "memory", "version": __version__},
+        )
         status, page = get_json(f"{server.url}/api/v1/templates/", token)
         assert status == 200
         samples = {t["templateId"] for t in json.loads(SAMPLE_TEMPLATES.read_text())["templates"]}
