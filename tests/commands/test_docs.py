@@ -84,7 +84,7 @@ def fresh_copy(target: Path) -> Path:
     shutil.copy2(ROOT / ".venv" / "pyvenv.cfg", venv / "pyvenv.cfg")
     (venv / "bin" / "python").symlink_to((ROOT / ".venv" / "bin" / "python").resolve())
     (venv / "lib").symlink_to(ROOT / ".venv" / "lib")
-    (venv / ".installed").touch()
+    (venv / ".runtime-installed").touch()
     return target
 
 
