@@ -6,13 +6,21 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export STORAGE_TYPE ?= memory
 
-.PHONY: run test lint check pytest venv node bench clean
+.PHONY: run test lint check pytest venv dev-venv node bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# One virtualenv, made once: `make run` installs what serves (requirements.txt), `make test` and
+# `make bench` add the test tools (requirements-dev.txt) to it in place, never rebuilding it.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
 
 # A local .env with a fresh SECRET_KEY, so manage.py works in this checkout; never committed,
 # and never overwritten once it exists.
@@ -21,7 +29,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
 	@echo "wrote .env with a new SECRET_KEY"
 
-venv: $(VENV)/.installed .env
+venv: $(VENV)/.runtime-installed .env
+
+dev-venv: $(VENV)/.dev-installed .env
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,24 +48,24 @@ run: venv
 	DEBUG=$${DEBUG:-1} HOSTFACTORY_TEMPLATES_FILE=$(TEMPLATES_FILE) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## lint: ruff check and format check
-lint: venv
+lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 ## check: Django's system checks, migrations, and the OpenAPI schema (valid, no warnings)
-check: venv
+check: dev-venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-pytest: venv node
+pytest: dev-venv node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## test: every check CI runs
 test: lint check pytest
 
 ## bench: the storage and HTTP benchmarks (BENCHMARKS.md); installs wrk (Debian package) when missing
-bench: venv node
+bench: dev-venv node
 	command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || sudo apt-get install -y wrk
 	$(PY) -m bench.storage_bench $(BENCH_ARGS)
 	$(PY) -m bench.http_bench $(HTTP_BENCH_ARGS)

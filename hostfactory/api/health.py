@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hostfactory import __version__
 from hostfactory.errors import StorageUnavailable
 from hostfactory.storage import current_config, get_repositories
 
@@ -23,6 +24,7 @@ HEALTH = inline_serializer(
     {
         "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
         "storage": serializers.CharField(help_text="memory or dynamodb"),
+        "version": serializers.CharField(help_text="the service's version (hostfactory.__version__)"),
     },
 )
 
@@ -44,7 +46,7 @@ class HealthView(APIView):
 
     @extend_schema(summary="Is the service's storage reachable?", auth=[], responses={200: HEALTH, 503: HEALTH})
     def get(self, request: Request) -> Response:
-        storage = current_config().type
+        about = {"storage": current_config().type, "version": __version__}
         if storage_reachable():
-            return Response({"status": "ok", "storage": storage})
-        return Response({"status": "unavailable", "storage": storage}, status=503)
+            return Response({"status": "ok", **about})
+        return Response({"status": "unavailable", **about}, status=503)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 STORAGE_TYPES = ("memory", "dynamodb")
 
@@ -37,6 +38,9 @@ class StorageConfig:
         empty = [name for name, table in self.tables.items() if not table]
         if self.type == "dynamodb" and empty:
             return f"DynamoDB table names must not be empty: {', '.join(empty)}"
+        if self.type == "dynamodb" and self.host and not _is_http_url(self.host):
+            # botocore would only fail at the first call, with a traceback about an "endpoint".
+            return f"DYNAMODB_HOST must be an http:// or https:// URL, e.g. http://127.0.0.1:4567; got {self.host!r}"
         return None
 
     @property
@@ -49,3 +53,8 @@ class StorageConfig:
             tuple(sorted(self.tables.items())),
             self.templates_file,
         )
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

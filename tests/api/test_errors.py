@@ -8,6 +8,7 @@ import logging
 import pytest
 from moto import mock_aws
 
+from hostfactory import __version__
 from hostfactory.storage import reset_repositories
 
 MEMORY = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
@@ -72,12 +73,16 @@ def test_storage_unavailable_is_a_503(settings, operator):
         assert response.status_code == 503
         assert response.json()["code"] == "storage_unavailable"
         assert "create_dynamodb_tables" in response.json()["detail"]
-    assert health.status_code == 503 and health.json() == {"status": "unavailable", "storage": "dynamodb"}
+    assert health.status_code == 503 and health.json() == {
+        "status": "unavailable",
+        "storage": "dynamodb",
+        "version": __version__,
+    }
 
 
 def test_health_needs_no_authentication(storage, anonymous):
     ok = anonymous.get("/api/v1/health/")
     kind = "dynamodb" if storage.templates.__class__.__name__.startswith("Dynamo") else "memory"
-    assert ok.status_code == 200 and ok.json() == {"status": "ok", "storage": kind}
+    assert ok.status_code == 200 and ok.json() == {"status": "ok", "storage": kind, "version": __version__}
     anonymous.credentials(HTTP_AUTHORIZATION="Token wrong")
     assert anonymous.get("/api/v1/health/").status_code == 200

@@ -1,6 +1,7 @@
-"""The README's quick start and settings cannot rot: its commands are real Makefile targets
-and management commands, every setting read in settings.py is documented, and ``make run``
-on a fresh copy of the project serves what the quick start promises."""
+"""The README's quick start and the reference in docs/ cannot rot: their commands are real
+Makefile targets and management commands, every setting read in settings.py is documented,
+every link between them leads somewhere, and ``make run`` on a fresh copy of the project
+serves what the quick start promises."""
 
 from __future__ import annotations
 
@@ -21,16 +22,25 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
+from hostfactory import __version__
 from tests.commands.support import ROOT, SAMPLE_TEMPLATES
 from tests.support.dynalite import free_port
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 SETTINGS_SOURCE = (ROOT / "hostfactory" / "settings.py").read_text(encoding="utf-8")
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Where each section the tests read lives.
+SECTIONS = {
+    "Quick start": "README.md",
+    "Management commands": "docs/operations.md",
+    "Production": "docs/operations.md",
+    "Settings": "docs/configuration.md",
+}
 
 
 def section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"README has no section {title!r}"
+    text = (ROOT / SECTIONS[title]).read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"{SECTIONS[title]} has no section {title!r}"
     return match.group(1)
 
 
@@ -52,7 +62,7 @@ def test_every_documented_command_exists(title):
     for line in lines:
         if line.startswith("make "):
             assert line.split()[1] in makefile_targets(), line
-        for name in re.findall(r"manage\.py (\w+)", line):
+        for name in re.findall(r"(?:manage\.py|hostfactory-manage) (\w+)", line):
             assert name in commands, line
 
 
@@ -62,8 +72,29 @@ def test_every_setting_read_from_the_environment_is_documented():
     documented = section("Settings")
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     for name in sorted(names):
-        assert f"`{name}`" in documented, f"{name} is missing from the README's Settings table"
+        assert f"`{name}`" in documented, f"{name} is missing from the Settings table of docs/configuration.md"
         assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{name} is missing from .env.example"
+
+
+def anchors(document: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown file (fenced code is not headings)."""
+    text = re.sub(r"^```.*?^```", "", document.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_link_between_the_documents_leads_somewhere(document):
+    links = re.findall(r"\]\(([^)\s]+)\)", document.read_text(encoding="utf-8"))
+    local = [link for link in links if not re.match(r"[a-z]+:", link)]
+    assert local or document.name != "README.md"
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = (document.parent / path).resolve() if path else document
+        assert target.is_file(), f"{link}: no such file"
+        assert target.is_relative_to(ROOT), f"{link}: outside the repository"
+        if anchor:
+            assert anchor in anchors(target), f"{link}: no such heading in {target.name}"
 
 
 # -- make run on a fresh copy -------------------------------------------------------------
@@ -83,7 +114,7 @@ def fresh_copy(target: Path) -> Path:
     shutil.copy2(ROOT / ".venv" / "pyvenv.cfg", venv / "pyvenv.cfg")
     (venv / "bin" / "python").symlink_to((ROOT / ".venv" / "bin" / "python").resolve())
     (venv / "lib").symlink_to(ROOT / ".venv" / "lib")
-    (venv / ".installed").touch()
+    (venv / ".runtime-installed").touch()
     return target
 
 
@@ -192,7 +223,10 @@ def test_make_run_on_a_fresh_copy_serves_what_the_quick_start_promises(tmp_path)
         for url in ("/admin/", "/api/v1/", "/api/docs/", "/api/v1/health/"):
             assert f"http://127.0.0.1:{port}{url}" in server.text
 
-        assert get_json(f"{server.url}/api/v1/health/") == (200, {"status": "ok", "storage": "memory"})
+        assert get_json(f"{server.url}/api/v1/health/") == (
+            200,
+            {"status": "ok", "storage": "memory", "version": __version__},
+        )
         status, page = get_json(f"{server.url}/api/v1/templates/", token)
         assert status == 200
         samples = {t["templateId"] for t in json.loads(SAMPLE_TEMPLATES.read_text())["templates"]}

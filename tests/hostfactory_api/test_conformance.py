@@ -1,4 +1,4 @@
-"""Conformance with real Host Factory traffic (../shared/hostfactory-samples/).
+"""Conformance with real Host Factory traffic (tests/fixtures/hostfactory/).
 
 Every sample input is accepted; our outputs have the shape of the sample outputs of the same
 operation: every key all samples carry, the same JSON type for every key both carry, and
@@ -18,7 +18,7 @@ from machines_app.services import machine_reclaim
 from templates_app.domain import Template
 from templates_app.services import templates_load
 from tests.api.fixtures import add_acquire, add_template, launch
-from tests.support.samples import SAMPLES
+from tests.support.samples import OHFP_TEMPLATES, SAMPLES
 
 OPERATIONS = (
     "getAvailableTemplates",
@@ -38,8 +38,6 @@ MAPS = {"attributes", "vmTypes"}
 
 
 def samples(pattern: str) -> list[Path]:
-    if not SAMPLES.is_dir():
-        pytest.fail(f"Host Factory samples not found at {SAMPLES} (expected shared/ beside the repository)")
     found = sorted(SAMPLES.rglob(pattern))
     assert found, f"no {pattern} under {SAMPLES}"
     return found
@@ -56,7 +54,7 @@ def load(path: Path) -> Any:
 def seed(repos) -> dict[str, Any]:
     """State in which every operation has something to say: the templates the samples ask
     for, the hosts of the sample traffic running, a return, a reclaim and a lost host."""
-    files = [SAMPLES / "templates-files" / "awsprov_templates.ohfp.json", *samples("getAvailableTemplates.output.json")]
+    files = [OHFP_TEMPLATES, *samples("getAvailableTemplates.output.json")]
     templates = {}
     for path in files:
         for data in load(path)["templates"]:
