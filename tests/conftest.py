@@ -25,7 +25,8 @@ os.environ.update(
     AWS_EC2_METADATA_DISABLED="true",
 )
 
-BACKENDS = ["memory", "moto", "dynalite"]
+BACKENDS = ["memory", "moto", "dynalite", "stale"]
+# "stale": the memory store with every index read answering as before the test's writes.
 STACK_BACKENDS = ["memory", "moto"]
 
 
@@ -64,6 +65,12 @@ def backend_settings(request):
     from hostfactory.storage.config import StorageConfig
 
     kind = request.param
+    if kind == "stale":
+        from tests.support.stale import stale_repositories
+
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr("hostfactory.storage._memory_repositories", stale_repositories)
+        return kind, storage_settings("memory")
     if kind == "moto":
         from moto import mock_aws
 
@@ -101,10 +108,17 @@ def pytest_generate_tests(metafunc):
         mark.name == "parametrize" and "backend_settings" in mark.args[0] for mark in metafunc.definition.iter_markers()
     ):
         return  # the test chose its backends itself
+    # A test of what an index finds (eventually consistent on DynamoDB by nature) does not run
+    # on the stale-index store; every other test must pass on it (tests/support/stale.py).
+    lagging = metafunc.definition.get_closest_marker("reads_index") is None
     if "repos" in metafunc.fixturenames:
-        metafunc.parametrize("backend_settings", BACKENDS, indirect=True)
+        kinds = BACKENDS
     elif "storage" in metafunc.fixturenames:
-        metafunc.parametrize("backend_settings", STACK_BACKENDS, indirect=True)
+        decides = metafunc.definition.get_closest_marker("decides") is not None
+        kinds = [*STACK_BACKENDS, "stale"] if decides else STACK_BACKENDS
+    else:
+        return
+    metafunc.parametrize("backend_settings", [k for k in kinds if lagging or k != "stale"], indirect=True)
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ from templates_app.services import templates_load
 from tests.api.fixtures import add_acquire, add_template, launch
 from tests.support.samples import OHFP_TEMPLATES, SAMPLES
 
+# Every decision here reads base items only: these tests also run with stale indexes.
+pytestmark = pytest.mark.decides
+
 OPERATIONS = (
     "getAvailableTemplates",
     "requestMachines",

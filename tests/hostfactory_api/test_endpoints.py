@@ -17,6 +17,9 @@ from requests_app.domain import RequestStatus
 from tests.api.fixtures import add_acquire, add_template, launch
 from tests.support.dynamodb_calls import count_dynamodb_calls
 
+# Every decision here reads base items only: these tests also run with stale indexes.
+pytestmark = pytest.mark.decides
+
 HF = "/api/v1/hostfactory/"
 ACQUIRE_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 RETURN_ID = re.compile(r"^ret-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -139,6 +142,7 @@ def test_request_machines_refuses_malformed_json(storage, plugin):
 # -- requestReturnMachines -----------------------------------------------------------------
 
 
+@pytest.mark.reads_index  # hosts named without a machineId are found through the name index
 def test_return_marks_the_machines_found_by_id_or_by_name(storage, plugin):
     add_template(storage, "tpl")
     first, second, kept = launch(storage, add_acquire(storage, "tpl", count=3))
@@ -373,6 +377,7 @@ def test_return_requests_lists_reclaimed_and_lost_hosts(storage, plugin, caplog)
     assert "ip-stranger" in caplog.text
 
 
+@pytest.mark.reads_index  # hosts named without a machineId are found through the name index
 def test_return_requests_finds_hosts_by_name_and_says_when_nothing_is_wanted(storage, plugin):
     add_template(storage, "tpl")
     (machine,) = launch(storage, add_acquire(storage, "tpl", count=1))

@@ -292,6 +292,7 @@ def test_list_page_with_exactly_limit_items_has_no_next_page(repos, subtests):
             assert repo.list_page().items == repo.get_all()
 
 
+@pytest.mark.reads_index
 def test_list_page_rejects_a_cursor_issued_for_other_filters(repos):
     for _ in range(3):
         repos.machines.save(aggregates.machine(status=MachineStatus.RUNNING))
@@ -572,6 +573,7 @@ def request_mix(repos):
     }
 
 
+@pytest.mark.reads_index
 def test_get_by_status_and_get_active_requests(repos, request_mix):
     assert set(ids(repos.requests.get_by_status(RequestStatus.IN_PROGRESS))) == {
         request_mix["in_progress"].id,
@@ -597,6 +599,7 @@ REQUEST_FILTER_CASES = [
 ]
 
 
+@pytest.mark.reads_index
 def test_request_filters(repos, request_mix, subtests):
     for filters, expected in REQUEST_FILTER_CASES:
         with subtests.test(filters=filters):
@@ -681,6 +684,7 @@ def test_racing_terminal_updates_have_exactly_one_winner(repos, atomic_server):
         assert final.version == 2
 
 
+@pytest.mark.reads_index
 def test_request_async_finders(repos, request_mix):
     assert ids(run(repos.requests.aget_by_status("complete"))) == [request_mix["complete"].id]
     assert len(run(repos.requests.aget_active_requests())) == 3
@@ -715,6 +719,7 @@ def fleet(repos):
     return {"req_a": req_a, "req_b": req_b, "ret": ret, **machines}
 
 
+@pytest.mark.reads_index
 def test_machine_finders(repos, fleet):
     assert sorted(ids(repos.machines.get_by_request_id(fleet["req_a"]))) == ["i-a1", "i-a2", "i-a3"]
     assert ids(repos.machines.get_by_request_id(fleet["req_b"])) == ["i-b1"]
@@ -732,6 +737,7 @@ def test_machine_finders(repos, fleet):
     assert repos.machines.get_by_status("stopped") == []
 
 
+@pytest.mark.reads_index
 def test_finders_follow_changes_and_deletes(repos, fleet):
     moved = repos.machines.save(
         fleet["a1"].replace(request_id=fleet["req_b"], status=MachineStatus.STOPPING, name="renamed")
@@ -761,6 +767,7 @@ MACHINE_FILTER_CASES = [
 ]
 
 
+@pytest.mark.reads_index
 def test_machine_filters(repos, fleet, subtests):
     for filters, expected in MACHINE_FILTER_CASES:
         with subtests.test(filters=filters):
@@ -788,6 +795,7 @@ def test_get_by_instance_ids_of_250_ids_returns_them_all(repos):
     assert ids(found) == list(reversed(wanted))
 
 
+@pytest.mark.reads_index
 def test_machine_update_status(repos, fleet):
     assert repos.machines.update_status("i-a1", "stopping", status_reason="spot interruption") is not None
 
@@ -816,6 +824,7 @@ def test_machine_update_status_refuses_a_forbidden_move_or_an_unknown_id_and_wri
     assert repos.machines.get_by_id("i-nobody") is None
 
 
+@pytest.mark.reads_index
 def test_machine_async_finders(repos, fleet):
     assert sorted(ids(run(repos.machines.aget_by_request_id(fleet["req_a"])))) == ["i-a1", "i-a2", "i-a3"]
     assert ids(run(repos.machines.aget_by_return_request_id(fleet["ret"]))) == ["i-a2"]
