@@ -15,20 +15,22 @@ register = template.Library()
 
 @register.inclusion_tag("admin/hostfactory/fleet_dashboard.html", takes_context=True)
 def fleet_dashboard(context: template.Context) -> dict[str, Any]:
-    """Requests and machines by status, each count linking to its filtered list; only the
+    """Capacity per template and the active requests, each linking to its list; only the
     parts the user may view."""
     user = context["request"].user
+    show_templates = user.has_perm("templates_app.view_template")
     show_requests = user.has_perm("requests_app.view_request")
-    show_machines = user.has_perm("machines_app.view_machine")
-    if not (show_requests or show_machines):
+    if not (show_templates or show_requests):
         return {"shown": False}
     try:
         counts = fleet_counts()
     except StorageUnavailable as error:
         return {"shown": True, "error": str(error)}
-    tables = []
-    if show_requests:
-        tables.append(("Requests", reverse("admin:requests_app_request_changelist"), counts.requests))
-    if show_machines:
-        tables.append(("Machines", reverse("admin:machines_app_machine_changelist"), counts.machines))
-    return {"shown": True, "tables": tables, "cache_seconds": CACHE_SECONDS}
+    return {
+        "shown": True,
+        "templates": counts.templates if show_templates else None,
+        "templates_url": reverse("admin:templates_app_template_changelist"),
+        "requests": counts.requests if show_requests else None,
+        "requests_url": reverse("admin:requests_app_request_changelist"),
+        "cache_seconds": CACHE_SECONDS,
+    }

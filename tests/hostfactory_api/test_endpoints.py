@@ -335,7 +335,7 @@ def test_status_refuses_bad_input(storage, plugin, subtests):
             bad_input(call(plugin, "getRequestStatus", body), *words)
 
 
-def test_status_costs_one_read_and_one_index_query_per_request(storage, plugin, monkeypatch):
+def test_status_reads_requests_and_machines_in_batches_and_no_index(storage, plugin, monkeypatch):
     add_template(storage, "tpl", max_number=-1)
     ids = [launch(storage, add_acquire(storage, "tpl", count=2))[0].request_id for _ in range(3)]
     status_of(plugin, *ids)  # settle: the requests complete on the first poll
@@ -343,7 +343,10 @@ def test_status_costs_one_read_and_one_index_query_per_request(storage, plugin, 
     if isinstance(storage.requests, DynamoRepository):
         with count_dynamodb_calls(storage.requests, storage.machines) as counted:
             status_of(plugin, *ids)
-        assert counted.calls == {"GetItem": 3, "Query": 3}
+        # One consistent batch for the 3 requests, one for their 6 machines: items read =
+        # items answered, at most k + ceil(k/100) calls.
+        assert counted.calls == {"BatchGetItem": 2}
+        assert counted.items_read == 3 + 6
     else:
         for repository in storage.all():
             monkeypatch.setattr(repository, "_iter", lambda *a: pytest.fail("a listing or scan ran"))
