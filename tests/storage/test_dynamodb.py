@@ -265,7 +265,7 @@ def test_throttling_after_the_retries_is_storage_unavailable(repos):
     events.register_first("before-send.dynamodb", throttle, unique_id="test-throttle")
     started = time.monotonic()
     try:
-        with pytest.raises(StorageUnavailable, match=r"throttled GetItem on .* after 3 retries"):
+        with pytest.raises(StorageUnavailable, match=r"throttled GetItem on .* after 2 retries"):
             repos.requests.get_by_id(new_request_id(RequestType.ACQUIRE))
     finally:
         events.unregister("before-send.dynamodb", unique_id="test-throttle")
