@@ -38,30 +38,62 @@ class MachineStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
-S = MachineStatus
 _EVERY = set(MachineStatus)
 MACHINE_TRANSITIONS = StatusMachine(
     "machine",
     {
-        S.PENDING: {S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.FAILED, S.UNKNOWN},
-        S.RUNNING: {S.STOPPING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.STOPPING: {S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.STOPPED: {S.PENDING, S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.SHUTTING_DOWN: {S.TERMINATED, S.UNKNOWN},
-        S.TERMINATED: {S.RETURNED, S.UNKNOWN},
-        S.FAILED: {S.RETURNED, S.TERMINATED, S.UNKNOWN},
-        S.RETURNED: set(),
-        S.UNKNOWN: _EVERY - {S.UNKNOWN},
+        MachineStatus.PENDING: {
+            MachineStatus.RUNNING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.FAILED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.RUNNING: {
+            MachineStatus.STOPPING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.STOPPING: {
+            MachineStatus.STOPPED,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.STOPPED: {
+            MachineStatus.PENDING,
+            MachineStatus.RUNNING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.SHUTTING_DOWN: {MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
+        MachineStatus.TERMINATED: {MachineStatus.RETURNED, MachineStatus.UNKNOWN},
+        MachineStatus.FAILED: {MachineStatus.RETURNED, MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
+        MachineStatus.RETURNED: set(),
+        MachineStatus.UNKNOWN: _EVERY - {MachineStatus.UNKNOWN},
     },
 )
 
 # Host Factory result of a machine in an acquire request (domain.md).
-GONE_STATUSES = frozenset({S.STOPPING, S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.RETURNED, S.FAILED})
+GONE_STATUSES = frozenset(
+    {
+        MachineStatus.STOPPING,
+        MachineStatus.STOPPED,
+        MachineStatus.SHUTTING_DOWN,
+        MachineStatus.TERMINATED,
+        MachineStatus.RETURNED,
+        MachineStatus.FAILED,
+    }
+)
 # A return is done once the host is gone.
-RETURN_DONE_STATUSES = frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+RETURN_DONE_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED})
 # Terminated outside Host Factory: reported by getReturnRequests when no return holds it.
-LOST_STATUSES = frozenset({S.TERMINATED, S.STOPPED, S.FAILED})
-LIVE_STATUSES = frozenset(MachineStatus) - frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+LOST_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.STOPPED, MachineStatus.FAILED})
+LIVE_STATUSES = frozenset(MachineStatus) - frozenset(
+    {MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED}
+)
 
 
 class HFResult(StrEnum):
@@ -102,7 +134,7 @@ class Machine(Aggregate):
         check_type("name", self.name, str, "a string")
         self.normalise("status", parse_enum(MachineStatus, "status", self.status))
         check_type("status_reason", self.status_reason, str, "a string")
-        if self.status == S.FAILED and not self.status_reason.strip():
+        if self.status == MachineStatus.FAILED and not self.status_reason.strip():
             fail("status_reason", "is required when status is failed")
         check_ip("private_ip_address", self.private_ip_address)
         check_ip("public_ip_address", self.public_ip_address)
@@ -127,15 +159,15 @@ class Machine(Aggregate):
 
 def hf_machine_status(status: MachineStatus) -> str:
     """The cloud state Host Factory is told: returned and failed hosts are terminated."""
-    if status in (S.RETURNED, S.FAILED):
-        return S.TERMINATED.value
+    if status in (MachineStatus.RETURNED, MachineStatus.FAILED):
+        return MachineStatus.TERMINATED.value
     return status.value
 
 
 def hf_acquire_result(machine: Machine) -> HFResult:
     if machine.status in GONE_STATUSES:
         return HFResult.FAIL
-    if machine.status == S.RUNNING and machine.name and machine.private_ip_address:
+    if machine.status == MachineStatus.RUNNING and machine.name and machine.private_ip_address:
         return HFResult.SUCCEED
     return HFResult.EXECUTING
 

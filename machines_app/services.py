@@ -82,15 +82,6 @@ def machine_delete(*, repos: Repositories, machine_id: str) -> None:
     machine_reconcile_requests(repos=repos, machine=machine)
 
 
-def machine_set_status_safely(*, repos: Repositories, machine_id: str, status: MachineStatus) -> bool:
-    """Bulk helper (admin action, sync): False instead of an error for a refused move."""
-    try:
-        machine_update_status(repos=repos, machine_id=machine_id, status=status)
-    except InvalidTransition:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class MachineStatusUpdate:
     """One machine's reported status and what came with it; ``source`` names where it came

@@ -45,26 +45,31 @@ class RequestStatus(StrEnum):
     TIMEOUT = "timeout"
 
 
-S = RequestStatus
-ACTIVE_STATUSES = (S.PENDING, S.IN_PROGRESS)
-TERMINAL_STATUSES = (S.COMPLETE, S.PARTIAL, S.FAILED, S.CANCELLED, S.TIMEOUT)
+ACTIVE_STATUSES = (RequestStatus.PENDING, RequestStatus.IN_PROGRESS)
+TERMINAL_STATUSES = (
+    RequestStatus.COMPLETE,
+    RequestStatus.PARTIAL,
+    RequestStatus.FAILED,
+    RequestStatus.CANCELLED,
+    RequestStatus.TIMEOUT,
+)
 REQUEST_TRANSITIONS = StatusMachine(
     "request",
     {
-        S.PENDING: {S.IN_PROGRESS, *TERMINAL_STATUSES},
-        S.IN_PROGRESS: set(TERMINAL_STATUSES),
+        RequestStatus.PENDING: {RequestStatus.IN_PROGRESS, *TERMINAL_STATUSES},
+        RequestStatus.IN_PROGRESS: set(TERMINAL_STATUSES),
         **{status: set() for status in TERMINAL_STATUSES},
     },
 )
 
 HF_REQUEST_STATUS = {
-    S.PENDING: "running",
-    S.IN_PROGRESS: "running",
-    S.COMPLETE: "complete",
-    S.PARTIAL: "complete_with_error",
-    S.FAILED: "complete_with_error",
-    S.CANCELLED: "complete_with_error",
-    S.TIMEOUT: "complete_with_error",
+    RequestStatus.PENDING: "running",
+    RequestStatus.IN_PROGRESS: "running",
+    RequestStatus.COMPLETE: "complete",
+    RequestStatus.PARTIAL: "complete_with_error",
+    RequestStatus.FAILED: "complete_with_error",
+    RequestStatus.CANCELLED: "complete_with_error",
+    RequestStatus.TIMEOUT: "complete_with_error",
 }
 
 
@@ -166,17 +171,17 @@ def _acquire_progress(request: Request, machines: list[Machine], now: datetime) 
     results = [hf_acquire_result(machine) for machine in machines]
     succeeded = results.count(HFResult.SUCCEED)
     if succeeded >= request.machine_count:
-        return S.COMPLETE
+        return RequestStatus.COMPLETE
     if HFResult.EXECUTING not in results and len(machines) >= request.machine_count:
-        return S.PARTIAL if succeeded else S.FAILED
+        return RequestStatus.PARTIAL if succeeded else RequestStatus.FAILED
     if request.is_overdue(now):
-        return S.TIMEOUT
-    return S.IN_PROGRESS if machines else S.PENDING
+        return RequestStatus.TIMEOUT
+    return RequestStatus.IN_PROGRESS if machines else RequestStatus.PENDING
 
 
 def _return_progress(request: Request, machines: list[Machine], now: datetime) -> RequestStatus:
     if all(hf_return_result(machine, False) == HFResult.SUCCEED for machine in machines):
-        return S.COMPLETE
+        return RequestStatus.COMPLETE
     if request.is_overdue(now):
-        return S.TIMEOUT
-    return S.IN_PROGRESS
+        return RequestStatus.TIMEOUT
+    return RequestStatus.IN_PROGRESS

@@ -14,7 +14,6 @@ from hostfactory.errors import InUse, InvalidTransition
 from hostfactory.services import get_or_404, update_with_retry
 from machines_app.domain import HFResult, MachineStatus, hf_acquire_result
 from requests_app.domain import (
-    REQUEST_TRANSITIONS,
     Request,
     RequestStatus,
     RequestType,
@@ -177,7 +176,3 @@ def request_delete(*, repos: Repositories, request_id: str) -> None:
     if request.is_active:
         raise InUse(f"request {request_id} is still {request.status.value}; cancel it first")
     repos.requests.delete(request_id)
-
-
-def request_allowed_statuses(request: Request) -> list[str]:
-    return sorted(status.value for status in REQUEST_TRANSITIONS.allowed(request.status))
