@@ -5,7 +5,6 @@ Plain Python only (no Django, DRF or PynamoDB), like the apps' ``domain.py`` mod
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import ipaddress
 import re
@@ -133,33 +132,3 @@ class Aggregate:
     def stamped(self, now: datetime) -> Self:
         """The copy a repository stores: timestamps set, version still the caller's."""
         return self.replace(created_at=self.created_at or now, updated_at=now)
-
-
-CONTAINERS = (dict, list)
-SCALARS = (str, int, float, datetime)  # immutable: shared, not copied
-
-
-def detached(entity: Aggregate) -> Aggregate:
-    """A copy whose dict and list values are private, so no caller can change stored data in
-    place. The memory backend copies every aggregate it returns, so this is its hot path:
-    field values are copied straight from the instance dict, and JSON-like containers by hand
-    (``copy.deepcopy`` costs several times more)."""
-    clone = object.__new__(type(entity))
-    state = clone.__dict__
-    state.update(entity.__dict__)
-    for name, value in state.items():
-        if isinstance(value, CONTAINERS):
-            state[name] = _private(value)
-    return clone
-
-
-def _private(value: Any) -> Any:
-    """A deep copy of a JSON-like value (dicts, lists, immutable scalars); anything else
-    mutable goes through ``copy.deepcopy``."""
-    if isinstance(value, dict):
-        return {key: _private(item) for key, item in value.items()} if value else {}
-    if isinstance(value, list):
-        return [_private(item) for item in value]
-    if value is None or isinstance(value, SCALARS):
-        return value
-    return copy.deepcopy(value)

@@ -1,12 +1,12 @@
 """The memory backend hands out private copies: a caller changing a dict or list of an
 aggregate it read (or saved) cannot change what is stored, at any depth, through any
-finder. (The copies are made by ``hostfactory.domain.detached``, its hot path.)"""
+finder. (The copies are made by ``hostfactory.storage.memory.detached``, its hot path.)"""
 
 from __future__ import annotations
 
-from hostfactory.domain import detached
 from hostfactory.storage import build_repositories
 from hostfactory.storage.config import StorageConfig
+from hostfactory.storage.memory import detached
 from tests.support import aggregates
 
 
