@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from hostfactory.domain import utcnow
+from hostfactory.providers.aws.clients import CloudError, ec2_client
+from hostfactory.providers.aws.sync import VANISHED_REASON, machines_sync
 from machines_app.domain import MachineStatus
-from machines_app.sync import VANISHED_REASON, CloudUnavailable, ec2_client, machines_sync
 from requests_app.domain import RequestStatus
 from tests.commands.ec2 import GONE_ID, REGION, CallLog, Throttle, describe, launch, mocked_ec2
 from tests.support import aggregates
@@ -177,7 +178,7 @@ def test_throttling_past_the_retries_is_an_error_and_nothing_is_written(storage,
     with mocked_ec2():
         ec2 = ec2_client(region=REGION, max_attempts=2)
         Throttle(ec2, times=10)
-        with pytest.raises(CloudUnavailable, match="RequestLimitExceeded"):
+        with pytest.raises(CloudError, match="RequestLimitExceeded"):
             machines_sync(repos=storage, ec2=ec2)
     assert snapshot(storage) == before
 
@@ -187,7 +188,7 @@ def test_unreachable_ec2_is_an_error_and_nothing_is_written(storage, fleet, monk
     before = snapshot(storage)
     monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", f"http://127.0.0.1:{free_port()}")
     ec2 = ec2_client(region=REGION, max_attempts=1)
-    with pytest.raises(CloudUnavailable, match=r"EC2 is unreachable \(region us-east-1, endpoint http://127\.0\.0\.1"):
+    with pytest.raises(CloudError, match=r"EC2 is unreachable \(region us-east-1, endpoint http://127\.0\.0\.1"):
         machines_sync(repos=storage, ec2=ec2)
     assert snapshot(storage) == before
 
