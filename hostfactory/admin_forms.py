@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
-from hostfactory.domain import Aggregate
+from hostfactory.domain import Aggregate, FieldRule
 from hostfactory.errors import DomainValidationError, HostFactoryError, InvalidTransition, VersionConflict
 
 
@@ -157,6 +157,19 @@ class AggregateForm(forms.Form):
         """The admin's ``save_form`` calls this: an instance carrying the edited aggregate,
         not stored yet (``save_model`` stores it through the services)."""
         return anchor_instance(self.model, self.aggregate)
+
+
+def rule_choices(rule: FieldRule) -> list[tuple[str, str]]:
+    return [(choice, choice) for choice in rule.choices]
+
+
+def rule_form_field(rule: FieldRule, **kwargs: Any) -> forms.Field:
+    """The form field for a declared domain rule: a ChoiceField over its choices (with a
+    "(none)" choice when the field may be empty), else a CharField with its max length."""
+    if rule.choices:
+        none = [("", "(none)")] if rule.nullable else []
+        return forms.ChoiceField(choices=[*none, *rule_choices(rule)], **kwargs)
+    return forms.CharField(max_length=rule.max_length, **kwargs)
 
 
 def optional_text(value: str) -> str | None:

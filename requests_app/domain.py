@@ -11,13 +11,17 @@ from enum import StrEnum
 from typing import Any
 
 from hostfactory.domain import (
+    REQUEST_ID,
+    TEMPLATE_ID,
     UUID_RE,
     Aggregate,
+    FieldRule,
     StatusMachine,
     check_datetime,
     check_int_range,
     check_template_id,
     check_type,
+    choices_of,
     fail,
     parse_enum,
 )
@@ -45,6 +49,15 @@ class RequestStatus(StrEnum):
     TIMEOUT = "timeout"
 
 
+REQUEST_STATUSES = choices_of(RequestStatus)
+# The Request's declared field rules (read by the serializers, the admin form and storage).
+REQUEST_FIELDS = {
+    "request_id": REQUEST_ID,
+    "request_type": FieldRule(choices=choices_of(RequestType)),
+    "template_id": dataclasses.replace(TEMPLATE_ID, nullable=True),
+    "status": FieldRule(choices=REQUEST_STATUSES),
+    "message": FieldRule(max_length=4096),
+}
 ACTIVE_STATUSES = (RequestStatus.PENDING, RequestStatus.IN_PROGRESS)
 TERMINAL_STATUSES = (
     RequestStatus.COMPLETE,
@@ -100,6 +113,7 @@ class Request(Aggregate):
     provider_data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     id_field = "request_id"
+    field_rules = REQUEST_FIELDS
 
     def validate(self) -> None:
         kind = parse_enum(RequestType, "request_type", self.request_type)

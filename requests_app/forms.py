@@ -6,17 +6,18 @@ from typing import Any
 
 from django import forms
 
-from hostfactory.admin_forms import AggregateForm
+from hostfactory.admin_forms import AggregateForm, rule_form_field
 from hostfactory.domain import utcnow
 from requests_app import models
-from requests_app.domain import REQUEST_TRANSITIONS, Request, RequestStatus
+from requests_app.domain import REQUEST_FIELDS, REQUEST_TRANSITIONS, Request
 
 
 class RequestForm(AggregateForm):
     model = models.Request
 
-    status = forms.ChoiceField(label="Status", choices=[(status.value, status.value) for status in RequestStatus])
-    message = forms.CharField(
+    status = rule_form_field(REQUEST_FIELDS["status"], label="Status")
+    message = rule_form_field(
+        REQUEST_FIELDS["message"],
         label="Message",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from hostfactory.domain import utcnow
 from hostfactory.storage.base import Repository, async_twin, logged
-from hostfactory.storage.filters import Filter, FilterSpec, parse_choice, parse_datetime, parse_text
 from requests_app.domain import (
     ACTIVE_STATUSES,
     REQUEST_TRANSITIONS,
     TERMINAL_STATUSES,
     Request,
     RequestStatus,
-    RequestType,
 )
-
-REQUEST_FILTERS = FilterSpec(
-    {
-        "status": Filter("status", "eq", parse_choice(RequestStatus)),
-        "request_type": Filter("request_type", "eq", parse_choice(RequestType)),
-        "template_id": Filter("template_id", "eq", parse_text),
-        "created_after": Filter("created_at", "gt", parse_datetime),
-        "created_before": Filter("created_at", "lt", parse_datetime),
-    }
-)
+from requests_app.filters import REQUEST_FILTERS
 
 
 class RequestRepository(Repository[Request]):

@@ -38,7 +38,7 @@ from hostfactory.providers.base import Launch, LaunchFailed, LaunchUnsettled, Pr
 from hostfactory.services import update_with_retry
 from machines_app.domain import HFResult, Machine, MachineStatus, hf_acquire_result
 from machines_app.services import machine_reclaim, machine_register, machine_update_status
-from requests_app.domain import Request, RequestStatus, RequestType
+from requests_app.domain import REQUEST_FIELDS, Request, RequestStatus, RequestType
 from requests_app.services import request_reconcile
 
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ def finish_short_launch(*, repos: Repositories, request: Request, errors: list[s
 
 def _end(*, repos: Repositories, request: Request, status: RequestStatus, message: str) -> None:
     with contextlib.suppress(InvalidTransition):  # finished meanwhile (cancelled, timed out)
-        repos.requests.update_status(request.request_id, status, message)
+        repos.requests.update_status(request.request_id, status, REQUEST_FIELDS["message"].clip(message))
 
 
 def provision_return(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:

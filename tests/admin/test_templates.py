@@ -237,3 +237,14 @@ def test_a_form_without_a_valid_version_is_refused(fleet, operator_client):
     assert response.status_code == 200
     assert "This form carries no version of the template" in form_errors(response)["__all__"][0]
     assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
+
+
+def test_the_provider_type_limit_is_the_domains(fleet, operator_client):
+    """The form once stopped at 32 characters while the API took 64: both now take the
+    domain's 64, and refuse more with the domain's message."""
+    accepted = operator_client.post(admin_url("template", "add"), add_form(provider_type="a" * 64))
+    assert accepted.status_code == 302, form_errors(accepted)
+    assert fleet.repos.templates.get_by_id("tpl-new").provider_type == "a" * 64
+    refused = operator_client.post(admin_url("template", "add"), add_form(template_id="tpl-2", provider_type="a" * 65))
+    assert "at most 64 characters" in form_errors(refused)["provider_type"][0]
+    assert fleet.repos.templates.get_by_id("tpl-2") is None
