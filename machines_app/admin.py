@@ -11,15 +11,15 @@ from hostfactory.admin import (
     RepositoryModelAdmin,
     admin_link,
     aggregate_field,
-    enum_options,
-    repository_filter,
+    sidebar_filters,
     template_options,
 )
 from hostfactory.storage import get_repositories
 from machines_app import models
 from machines_app.domain import Machine, MachineStatus, hf_acquire_result, hf_machine_message, hf_machine_status
+from machines_app.filters import MACHINE_FILTERS
 from machines_app.forms import MachineActionForm, MachineForm
-from machines_app.services import machine_delete, machine_reclaim, machine_update, machine_update_status
+from machines_app.services import machine_delete, machine_reclaim, machine_update_status
 from requests_app.models import Request as RequestAnchor
 from templates_app.models import Template as TemplateAnchor
 
@@ -51,13 +51,8 @@ class MachineAdmin(RepositoryModelAdmin):
         "template",
         "reclaim_at",
     )
-    list_filter = (
-        repository_filter("status", "status", enum_options(MachineStatus)),
-        repository_filter("template_id", "template", template_options),
-        # Shown once a request's page links here.
-        repository_filter("request_id", "request", list),
-        repository_filter("return_request_id", "return request", list),
-    )
+    # request_id and return_request_id show once a request's page links here.
+    list_filter = sidebar_filters(MACHINE_FILTERS, template_id=template_options)
     search_fields = ("machine_id", "name")
     search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."
     actions = ("set_status", "mark_terminated", "reclaim")
@@ -135,9 +130,6 @@ class MachineAdmin(RepositoryModelAdmin):
 
     def has_reclaim_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("machines_app.reclaim_machine")
-
-    def update_aggregate(self, request: HttpRequest, aggregate: Machine, current: Machine) -> Machine:
-        return machine_update(repos=get_repositories(), machine=aggregate)
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         machine_delete(repos=get_repositories(), machine_id=aggregate_id)

@@ -14,9 +14,9 @@ def _text(field: str, label: str = "") -> Filter:
 MACHINE_FILTERS = FilterSpec(
     {
         "status": Filter("status", "eq", parse_choice(MachineStatus), label="status", rule=MACHINE_FIELDS["status"]),
+        "template_id": _text("template_id", "template"),
         "request_id": _text("request_id", "request"),
         "return_request_id": _text("return_request_id", "return request"),
-        "template_id": _text("template_id", "template"),
         "name": _text("name"),
     }
 )

@@ -7,9 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib.admin import helpers
 
-from hostfactory.admin_forms import AggregateForm, optional_text, rule_choices, rule_form_field
+from hostfactory.admin.forms import AggregateForm, optional_text, rule_choices, rule_form_field
+from hostfactory.storage import get_repositories
 from machines_app import models
 from machines_app.domain import MACHINE_FIELDS, MACHINE_TRANSITIONS, Machine
+from machines_app.services import machine_update
 
 
 class MachineForm(AggregateForm):
@@ -55,6 +57,9 @@ class MachineForm(AggregateForm):
             public_ip_address=optional_text(data["public_ip_address"]),
             version=data["version"],
         )
+
+    def store(self, machine: Machine) -> Machine:
+        return machine_update(repos=get_repositories(), machine=machine)
 
 
 class MachineActionForm(helpers.ActionForm):

@@ -14,23 +14,17 @@ from hostfactory.admin import (
     RepositoryModelAdmin,
     admin_link,
     aggregate_field,
-    enum_options,
-    repository_filter,
+    sidebar_filters,
     template_options,
 )
 from hostfactory.storage import get_repositories
 from machines_app.domain import Machine, hf_acquire_result, hf_machine_message, hf_return_result
 from machines_app.models import Machine as MachineAnchor
 from requests_app import models
-from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status
+from requests_app.domain import Request, RequestType, hf_request_status
+from requests_app.filters import REQUEST_FILTERS
 from requests_app.forms import RequestForm
-from requests_app.services import (
-    request_cancel,
-    request_delete,
-    request_machines,
-    request_set_status,
-    request_update_message,
-)
+from requests_app.services import request_cancel, request_delete, request_machines
 from templates_app.models import Template as TemplateAnchor
 
 MACHINE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
@@ -55,11 +49,7 @@ class RequestAdmin(RepositoryModelAdmin):
         "message",
         "created_at",
     )
-    list_filter = (
-        repository_filter("status", "status", enum_options(RequestStatus)),
-        repository_filter("request_type", "type", enum_options(RequestType)),
-        repository_filter("template_id", "template", template_options),
-    )
+    list_filter = sidebar_filters(REQUEST_FILTERS, template_id=template_options)
     search_fields = ("request_id",)
     search_help_text = "Exact request id (req-... or ret-...)."
     actions = ("cancel",)
@@ -137,18 +127,6 @@ class RequestAdmin(RepositoryModelAdmin):
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("requests_app.cancel_request")
-
-    def update_aggregate(self, request: HttpRequest, aggregate: Request, current: Request) -> Request:
-        repos = get_repositories()
-        if aggregate.status != current.status:
-            return request_set_status(
-                repos=repos, request_id=aggregate.request_id, status=aggregate.status, message=aggregate.message
-            )
-        if aggregate.message != current.message:
-            return request_update_message(
-                repos=repos, request_id=aggregate.request_id, message=aggregate.message, version=current.version
-            )
-        return current
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         request_delete(repos=get_repositories(), request_id=aggregate_id)

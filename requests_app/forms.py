@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
-from hostfactory.admin_forms import AggregateForm, rule_form_field
+from hostfactory.admin.forms import AggregateForm, rule_form_field
 from hostfactory.domain import utcnow
+from hostfactory.storage import get_repositories
 from requests_app import models
 from requests_app.domain import REQUEST_FIELDS, REQUEST_TRANSITIONS, Request
+from requests_app.services import request_set_status, request_update_message
 
 
 class RequestForm(AggregateForm):
@@ -37,3 +39,16 @@ class RequestForm(AggregateForm):
     def build(self, data: dict[str, Any]) -> Request:
         """The request in its new status; the transition table decides (InvalidTransition)."""
         return self.current.with_status(data["status"], utcnow(), data["message"]).replace(version=data["version"])
+
+    def store(self, request: Request) -> Request:
+        """A status move (the transition table decides) or a new message; else nothing."""
+        repos, current = get_repositories(), self.current
+        if request.status != current.status:
+            return request_set_status(
+                repos=repos, request_id=request.request_id, status=request.status, message=request.message
+            )
+        if request.message != current.message:
+            return request_update_message(
+                repos=repos, request_id=request.request_id, message=request.message, version=current.version
+            )
+        return current

@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
-from hostfactory.admin_forms import AggregateForm, JsonObjectField, optional_text, rule_form_field
+from hostfactory.admin.forms import AggregateForm, JsonObjectField, optional_text, rule_form_field
 from hostfactory.domain import TEMPLATE_ID_RULE
+from hostfactory.storage import get_repositories
 from templates_app import models
 from templates_app.domain import REQUIRED_ATTRIBUTES, TEMPLATE_FIELDS, Template
+from templates_app.services import template_create, template_update
 
 EXAMPLE_ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "nram": ["Numeric", "1024"]}
 
@@ -83,3 +85,8 @@ class TemplateForm(AggregateForm):
         if self.current is None:
             return Template(template_id=data["template_id"], **fields)
         return self.current.replace(**fields, version=data["version"])
+
+    def store(self, template: Template) -> Template:
+        if self.current is None:
+            return template_create(repos=get_repositories(), template=template)
+        return template_update(repos=get_repositories(), template=template)

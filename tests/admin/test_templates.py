@@ -155,7 +155,7 @@ def test_a_conflict_met_while_saving_shows_the_form_again(fleet, operator_client
     def lose_the_race(**kwargs):
         raise VersionConflict("template tpl-a was changed by someone else: you have version 1, the stored one is 2")
 
-    monkeypatch.setattr("templates_app.admin.template_update", lose_the_race)
+    monkeypatch.setattr("templates_app.forms.template_update", lose_the_race)
     url = admin_url("template", "change", "tpl-a")
     response = operator_client.post(url, submitted(operator_client.get(url), max_number="3"))
     assert response.status_code == 200
