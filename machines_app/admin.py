@@ -9,8 +9,6 @@ from django.http import HttpRequest
 from hostfactory.admin import (
     AggregateQuerySet,
     RepositoryModelAdmin,
-    admin_link,
-    aggregate_field,
     sidebar_filters,
     template_options,
 )
@@ -57,28 +55,29 @@ class MachineAdmin(RepositoryModelAdmin):
     search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."
     actions = ("set_status", "mark_terminated", "reclaim")
 
-    name = aggregate_field("name")
-    status = aggregate_field("status")
-    status_reason = aggregate_field("status_reason", "status reason")
-    private_ip_address = aggregate_field("private_ip_address", "private IP")
-    public_ip_address = aggregate_field("public_ip_address", "public IP")
-    instance_type = aggregate_field("instance_type", "instance type")
-    price_type = aggregate_field("price_type", "price type")
-    launch_time = aggregate_field("launch_time", "launched")
-    tags = aggregate_field("tags")
-    reclaim_at = aggregate_field("reclaim_at", "return asked")
-
-    @admin.display(description="request")
-    def request(self, obj: models.Machine) -> str:
-        return admin_link(RequestAnchor, obj.aggregate.request_id)
-
-    @admin.display(description="return request")
-    def return_request(self, obj: models.Machine) -> str:
-        return admin_link(RequestAnchor, obj.aggregate.return_request_id)
-
-    @admin.display(description="template")
-    def template(self, obj: models.Machine) -> str:
-        return admin_link(TemplateAnchor, obj.aggregate.template_id)
+    shown_fields = (
+        "name",
+        "status",
+        "status_reason",
+        "private_ip_address",
+        "public_ip_address",
+        "instance_type",
+        "price_type",
+        "launch_time",
+        "tags",
+        "reclaim_at",
+    )
+    links = {
+        "request": (RequestAnchor, "request_id"),
+        "return_request": (RequestAnchor, "return_request_id"),
+        "template": (TemplateAnchor, "template_id"),
+    }
+    labels = {
+        "private_ip_address": "private IP",
+        "public_ip_address": "public IP",
+        "launch_time": "launched",
+        "reclaim_at": "return asked",
+    }
 
     @admin.display(description="Host Factory result")
     def hf_result(self, obj: models.Machine) -> str:

@@ -34,10 +34,7 @@ class MachineForm(AggregateForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.current is not None:
-            moves = sorted(status.value for status in MACHINE_TRANSITIONS.table[self.current.status])
-            allowed = ", ".join(moves) if moves else "none (a returned machine keeps its status)"
-            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
+        self.explain_moves(MACHINE_TRANSITIONS, "none (a returned machine keeps its status)")
 
     def initial_from(self, machine: Machine) -> dict[str, Any]:
         return {

@@ -54,18 +54,10 @@ class RequestAdmin(RepositoryModelAdmin):
     search_help_text = "Exact request id (req-... or ret-...)."
     actions = ("cancel",)
 
-    request_type = aggregate_field("request_type", "type")
-    machine_count = aggregate_field("machine_count", "machines asked")
-    status = aggregate_field("status")
-    message = aggregate_field("message")
+    shown_fields = ("request_type", "machine_count", "status", "message", "requested_by", "deadline", "completed_at")
+    links = {"template": (TemplateAnchor, "template_id")}
+    labels = {"request_type": "type", "machine_count": "machines asked", "completed_at": "completed"}
     hf_message = aggregate_field("message", "message")
-    requested_by = aggregate_field("requested_by", "requested by")
-    deadline = aggregate_field("deadline")
-    completed_at = aggregate_field("completed_at", "completed")
-
-    @admin.display(description="template")
-    def template(self, obj: models.Request) -> str:
-        return admin_link(TemplateAnchor, obj.aggregate.template_id)
 
     @admin.display(description="Host Factory status")
     def hf_status(self, obj: models.Request) -> str:

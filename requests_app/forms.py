@@ -28,10 +28,7 @@ class RequestForm(AggregateForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.current is not None:
-            moves = sorted(status.value for status in REQUEST_TRANSITIONS.table[self.current.status])
-            allowed = ", ".join(moves) if moves else "none (a finished request keeps its status)"
-            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
+        self.explain_moves(REQUEST_TRANSITIONS, "none (a finished request keeps its status)")
 
     def initial_from(self, request: Request) -> dict[str, Any]:
         return {"status": request.status.value, "message": request.message}

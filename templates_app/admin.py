@@ -44,12 +44,8 @@ class TemplateAdmin(RepositoryModelAdmin):
         template = obj.aggregate
         return "unlimited (-1)" if template.is_unlimited else str(template.max_number)
 
-    description = aggregate_field("description")
-    provider_type = aggregate_field("provider_type", "provider type")
-    provider_api = aggregate_field("provider_api", "provider API")
-    price_type = aggregate_field("price_type", "price type")
-    attributes = aggregate_field("attributes")
-    provider_config = aggregate_field("provider_config", "provider config")
+    shown_fields = ("description", "provider_type", "provider_api", "price_type", "attributes", "provider_config")
+    labels = {"provider_api": "provider API"}
 
     def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
         fieldsets = [

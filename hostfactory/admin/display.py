@@ -41,6 +41,18 @@ def aggregate_field(name: str, description: str | None = None, *, boolean: bool 
     return show
 
 
+def aggregate_link(name: str, model: type[models.Model], id_field: str, description: str | None = None) -> Callable:
+    """An admin display method linking to the page of the aggregate whose id ``obj.aggregate``
+    holds in ``id_field``."""
+
+    @admin.display(description=description or name.replace("_", " "))
+    def show(model_admin: admin.ModelAdmin, obj: models.Model) -> str:
+        return admin_link(model, getattr(obj.aggregate, id_field))
+
+    show.__name__ = name
+    return show
+
+
 def change_url(model: type[models.Model], object_id: str) -> str:
     opts = model._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(object_id)])

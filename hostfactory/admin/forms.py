@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
-from hostfactory.domain import Aggregate, FieldRule
+from hostfactory.domain import Aggregate, FieldRule, StatusMachine
 from hostfactory.errors import DomainValidationError, HostFactoryError, InvalidTransition, NotFound, VersionConflict
 
 
@@ -106,6 +106,13 @@ class AggregateForm(forms.Form):
         self.refused: HostFactoryError | None = None  # the write the services refused
 
     # -- per aggregate ----------------------------------------------------------------
+
+    def explain_moves(self, transitions: StatusMachine, none_left: str) -> None:
+        """The status field's help: the moves the transition table allows from the stored status."""
+        if self.current is not None:
+            moves = sorted(status.value for status in transitions.table[self.current.status])
+            allowed = ", ".join(moves) if moves else none_left
+            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
 
     def initial_from(self, aggregate: Aggregate) -> dict[str, Any]:
         """The form's values for a stored aggregate."""

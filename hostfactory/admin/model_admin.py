@@ -31,7 +31,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from hostfactory.admin.changelist import RepositoryChangeList
-from hostfactory.admin.display import aggregate_field, change_url
+from hostfactory.admin.display import aggregate_field, aggregate_link, change_url
 from hostfactory.admin.forms import AggregateForm, anchor_instance
 from hostfactory.admin.queryset import AggregateQuerySet
 from hostfactory.domain import Aggregate
@@ -77,9 +77,24 @@ class RepositoryModelAdmin(admin.ModelAdmin):
     date_hierarchy = None
     inlines = ()
 
+    # Aggregate fields shown as list columns or read-only rows (display methods named like
+    # the field); each is labelled with its name, underscores as spaces, unless ``labels``
+    # says otherwise. ``links``: a column or row linking to another aggregate's page, by
+    # name: (that aggregate's anchor model, the field holding its id).
+    shown_fields: ClassVar[tuple[str, ...]] = ()
+    links: ClassVar[dict[str, tuple[type[models.Model], str]]] = {}
+    labels: ClassVar[dict[str, str]] = {}
+
     created_at = aggregate_field("created_at", "created")
     updated_at = aggregate_field("updated_at", "last changed")
     version = aggregate_field("version")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.shown_fields:
+            setattr(cls, name, aggregate_field(name, cls.labels.get(name)))
+        for name, (model, id_field) in cls.links.items():
+            setattr(cls, name, aggregate_link(name, model, id_field, cls.labels.get(name)))
 
     # -- per aggregate (subclasses) -------------------------------------------------------
 
