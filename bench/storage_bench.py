@@ -39,10 +39,10 @@ import django  # noqa: E402
 django.setup()
 
 from bench.fleet import Fleet, build_fleet, load  # noqa: E402
-from hostfactory.domain import detached  # noqa: E402
 from hostfactory.hostfactory_api.services import hf_get_request_status  # noqa: E402
 from hostfactory.storage import Repositories, build_repositories  # noqa: E402
 from hostfactory.storage.config import StorageConfig  # noqa: E402
+from hostfactory.storage.memory import detached  # noqa: E402
 from tests.support.dynalite import DynaliteServer, find_dynalite  # noqa: E402
 from tests.support.dynamodb_calls import count_dynamodb_calls  # noqa: E402
 
