@@ -22,8 +22,8 @@ UNSETTLED_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavail
 
 class CloudError(HostFactoryError):
     """A cloud call outside a launch failed after botocore's retries (refused, throttled,
-    unreachable, no credentials): the one cloud error of the service. Whoever met it wrote
-    nothing for that step; the provisioner retries it on its next run, sync on its next."""
+    unreachable, no credentials): the one cloud error of the service. The step that met it
+    is retried on the next run (provisioner or sync; sync meets it before writing anything)."""
 
     code = "cloud_error"
 
@@ -59,14 +59,10 @@ def as_cloud_error(operation: str, error: Exception) -> CloudError:
     """``operation`` in AWS's spelling (``describe_fleets`` becomes ``DescribeFleets``)."""
     if "_" in operation or operation.islower():
         operation = "".join(part.title() for part in operation.split("_"))
-    code, message = (
-        (error_code(error), error_message(error))
-        if isinstance(error, ClientError)
-        else (
-            type(error).__name__,
-            str(error),
-        )
-    )
+    if isinstance(error, ClientError):
+        code, message = error_code(error), error_message(error)
+    else:
+        code, message = type(error).__name__, str(error)
     return CloudError(f"{operation}: {code}: {message}", operation=operation, code=code)
 
 
