@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from hostfactory.domain import utcnow
-from hostfactory.providers.aws.clients import CloudError, ec2_client
+from hostfactory.providers.aws.clients import AwsClients, CloudError, ec2_client
+from hostfactory.providers.aws.instances import describe_instances
 from hostfactory.providers.aws.sync import VANISHED_REASON, machines_sync
 from machines_app.domain import MachineStatus
 from requests_app.domain import RequestStatus
@@ -245,3 +246,14 @@ def test_machines_that_are_not_ec2_instances_are_left_alone(storage, ec2):
     assert storage.machines.get_by_id("vm-on-premises-7").status == MachineStatus.RUNNING
     assert report.skipped == ["vm-on-premises-7: not an EC2 instance id"]
     assert report.calls == 0
+
+
+def test_the_one_describer_leaves_out_ids_ec2_does_not_know():
+    """The provisioner's describe_instances and sync share one DescribeInstances: an id that
+    is gone, or not an instance id at all, is left out instead of failing the batch."""
+    with mocked_ec2():
+        clients = AwsClients(region=REGION)
+        [live] = launch(clients.ec2, 1)
+        described = describe_instances(clients, [live, GONE_ID, "host-1.example", live])
+    assert list(described) == [live]
+    assert described[live].state == "running"
