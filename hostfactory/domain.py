@@ -8,14 +8,48 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from hostfactory.errors import DomainValidationError, InvalidTransition
 
-TEMPLATE_ID_RULE = "must be 1-64 characters of A-Z a-z 0-9 _ -"
-TEMPLATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+@dataclasses.dataclass(frozen=True)
+class FieldRule:
+    """One field's limit and allowed values, declared once beside its aggregate (the
+    aggregate's ``field_rules``). The aggregate's validation checks it; the REST serializers,
+    the admin forms and the storage models read it, so no layer can drift from the domain."""
+
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+
+    def check(self, field: str, value: Any) -> None:
+        if value is None and self.nullable:
+            return
+        if self.choices and value not in self.choices:
+            fail(field, f"must be one of {', '.join(self.choices)}{' or null' if self.nullable else ''}, got {value!r}")
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            fail(field, f"must be at most {self.max_length} characters, got {len(value)}")
+
+    def clip(self, text: str) -> str:
+        """``text`` cut to the limit: for a message the service composes itself (a list of
+        cloud errors), which must not make the aggregate invalid."""
+        if self.max_length is None or len(text) <= self.max_length:
+            return text
+        return text[: self.max_length - 3] + "..."
+
+
+def choices_of(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+TEMPLATE_ID = FieldRule(max_length=64)
+TEMPLATE_ID_RULE = f"must be 1-{TEMPLATE_ID.max_length} characters of A-Z a-z 0-9 _ -"
+TEMPLATE_ID_RE = re.compile(rf"^[A-Za-z0-9_-]{{1,{TEMPLATE_ID.max_length}}}$")
+REQUEST_ID = FieldRule(max_length=64)  # req-<uuid4> / ret-<uuid4>, with room to spare
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -109,12 +143,19 @@ class Aggregate:
     version: int = 0
 
     id_field: ClassVar[str]
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {}
 
     def __post_init__(self) -> None:
         check_int_range("version", self.version, 0, 2**62)
         check_datetime("created_at", self.created_at)
         check_datetime("updated_at", self.updated_at)
         self.validate()
+        for name, rule in self.field_rules.items():
+            rule.check(name, getattr(self, name))
+
+    def check_rule(self, name: str) -> None:
+        """Check one declared rule now, where ``validate`` wants it in its order."""
+        self.field_rules[name].check(name, getattr(self, name))
 
     def validate(self) -> None:
         """Check and normalise the aggregate's own fields (subclasses)."""

@@ -159,8 +159,8 @@ SPECTACULAR_SETTINGS = {
         "hostfactory.api.schema.document_errors",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "RequestStatusEnum": "requests_app.serializers.STATUSES",
-        "MachineStatusEnum": "machines_app.serializers.STATUSES",
+        "RequestStatusEnum": "requests_app.domain.REQUEST_STATUSES",
+        "MachineStatusEnum": "machines_app.domain.MACHINE_STATUSES",
         "TemplatePriceTypeEnum": "templates_app.domain.PRICE_TYPES",
         "MachinePriceTypeEnum": "machines_app.domain.MACHINE_PRICE_TYPES",
         "HostFactoryRequestStatusEnum": ["running", "complete", "complete_with_error"],

@@ -9,16 +9,14 @@ from django.http import HttpRequest
 from hostfactory.admin import (
     AggregateQuerySet,
     RepositoryModelAdmin,
-    admin_link,
-    aggregate_field,
-    enum_options,
-    repository_filter,
+    sidebar_filters,
     template_options,
 )
-from hostfactory.fleet.machines import machine_delete, machine_update, machine_update_status
+from hostfactory.fleet.machines import machine_delete, machine_update_status
 from hostfactory.storage import get_repositories
 from machines_app import models
 from machines_app.domain import Machine, MachineStatus, hf_acquire_result, hf_machine_message, hf_machine_status
+from machines_app.filters import MACHINE_FILTERS
 from machines_app.forms import MachineActionForm, MachineForm
 from machines_app.services import machine_reclaim
 from requests_app.models import Request as RequestAnchor
@@ -52,39 +50,35 @@ class MachineAdmin(RepositoryModelAdmin):
         "template",
         "reclaim_at",
     )
-    list_filter = (
-        repository_filter("status", "status", enum_options(MachineStatus)),
-        repository_filter("template_id", "template", template_options),
-        # Shown once a request's page links here.
-        repository_filter("request_id", "request", list),
-        repository_filter("return_request_id", "return request", list),
-    )
+    # request_id and return_request_id show once a request's page links here.
+    list_filter = sidebar_filters(MACHINE_FILTERS, template_id=template_options)
     search_fields = ("machine_id", "name")
     search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."
     actions = ("set_status", "mark_terminated", "reclaim")
 
-    name = aggregate_field("name")
-    status = aggregate_field("status")
-    status_reason = aggregate_field("status_reason", "status reason")
-    private_ip_address = aggregate_field("private_ip_address", "private IP")
-    public_ip_address = aggregate_field("public_ip_address", "public IP")
-    instance_type = aggregate_field("instance_type", "instance type")
-    price_type = aggregate_field("price_type", "price type")
-    launch_time = aggregate_field("launch_time", "launched")
-    tags = aggregate_field("tags")
-    reclaim_at = aggregate_field("reclaim_at", "return asked")
-
-    @admin.display(description="request")
-    def request(self, obj: models.Machine) -> str:
-        return admin_link(RequestAnchor, obj.aggregate.request_id)
-
-    @admin.display(description="return request")
-    def return_request(self, obj: models.Machine) -> str:
-        return admin_link(RequestAnchor, obj.aggregate.return_request_id)
-
-    @admin.display(description="template")
-    def template(self, obj: models.Machine) -> str:
-        return admin_link(TemplateAnchor, obj.aggregate.template_id)
+    shown_fields = (
+        "name",
+        "status",
+        "status_reason",
+        "private_ip_address",
+        "public_ip_address",
+        "instance_type",
+        "price_type",
+        "launch_time",
+        "tags",
+        "reclaim_at",
+    )
+    links = {
+        "request": (RequestAnchor, "request_id"),
+        "return_request": (RequestAnchor, "return_request_id"),
+        "template": (TemplateAnchor, "template_id"),
+    }
+    labels = {
+        "private_ip_address": "private IP",
+        "public_ip_address": "public IP",
+        "launch_time": "launched",
+        "reclaim_at": "return asked",
+    }
 
     @admin.display(description="Host Factory result")
     def hf_result(self, obj: models.Machine) -> str:
@@ -136,9 +130,6 @@ class MachineAdmin(RepositoryModelAdmin):
 
     def has_reclaim_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("machines_app.reclaim_machine")
-
-    def update_aggregate(self, request: HttpRequest, aggregate: Machine, current: Machine) -> Machine:
-        return machine_update(repos=get_repositories(), machine=aggregate)
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         machine_delete(repos=get_repositories(), machine_id=aggregate_id)

@@ -8,19 +8,24 @@ from datetime import datetime
 from enum import StrEnum
 
 from hostfactory.domain import (
+    REQUEST_ID,
+    TEMPLATE_ID,
     UUID_RE,
     Aggregate,
+    FieldRule,
     StatusMachine,
     check_datetime,
     check_ip,
     check_str_dict,
     check_template_id,
     check_type,
+    choices_of,
     fail,
     parse_enum,
 )
 
-MACHINE_ID_RE = re.compile(r"^\S{1,255}$")
+MACHINE_ID = FieldRule(max_length=255)
+MACHINE_ID_RE = re.compile(rf"^\S{{1,{MACHINE_ID.max_length}}}$")
 ACQUIRE_ID_RE = re.compile(rf"^req-{UUID_RE}$")
 RETURN_ID_RE = re.compile(rf"^ret-{UUID_RE}$")
 MACHINE_PRICE_TYPES = ("ondemand", "spot")
@@ -38,30 +43,78 @@ class MachineStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
-S = MachineStatus
+ADDRESS = FieldRule(max_length=64, nullable=True)
+MACHINE_STATUSES = choices_of(MachineStatus)
+# The Machine's declared field rules (read by the serializers, the admin form and storage).
+MACHINE_FIELDS = {
+    "machine_id": MACHINE_ID,
+    "request_id": REQUEST_ID,
+    "return_request_id": dataclasses.replace(REQUEST_ID, nullable=True),
+    "template_id": TEMPLATE_ID,
+    "name": FieldRule(max_length=255),
+    "status": FieldRule(choices=MACHINE_STATUSES),
+    "status_reason": FieldRule(max_length=4096),
+    "private_ip_address": ADDRESS,
+    "public_ip_address": ADDRESS,
+    "instance_type": FieldRule(max_length=64, nullable=True),
+    "price_type": FieldRule(choices=MACHINE_PRICE_TYPES, nullable=True),
+}
 _EVERY = set(MachineStatus)
 MACHINE_TRANSITIONS = StatusMachine(
     "machine",
     {
-        S.PENDING: {S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.FAILED, S.UNKNOWN},
-        S.RUNNING: {S.STOPPING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.STOPPING: {S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.STOPPED: {S.PENDING, S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
-        S.SHUTTING_DOWN: {S.TERMINATED, S.UNKNOWN},
-        S.TERMINATED: {S.RETURNED, S.UNKNOWN},
-        S.FAILED: {S.RETURNED, S.TERMINATED, S.UNKNOWN},
-        S.RETURNED: set(),
-        S.UNKNOWN: _EVERY - {S.UNKNOWN},
+        MachineStatus.PENDING: {
+            MachineStatus.RUNNING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.FAILED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.RUNNING: {
+            MachineStatus.STOPPING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.STOPPING: {
+            MachineStatus.STOPPED,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.STOPPED: {
+            MachineStatus.PENDING,
+            MachineStatus.RUNNING,
+            MachineStatus.SHUTTING_DOWN,
+            MachineStatus.TERMINATED,
+            MachineStatus.UNKNOWN,
+        },
+        MachineStatus.SHUTTING_DOWN: {MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
+        MachineStatus.TERMINATED: {MachineStatus.RETURNED, MachineStatus.UNKNOWN},
+        MachineStatus.FAILED: {MachineStatus.RETURNED, MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
+        MachineStatus.RETURNED: set(),
+        MachineStatus.UNKNOWN: _EVERY - {MachineStatus.UNKNOWN},
     },
 )
 
 # Host Factory result of a machine in an acquire request (domain.md).
-GONE_STATUSES = frozenset({S.STOPPING, S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.RETURNED, S.FAILED})
+GONE_STATUSES = frozenset(
+    {
+        MachineStatus.STOPPING,
+        MachineStatus.STOPPED,
+        MachineStatus.SHUTTING_DOWN,
+        MachineStatus.TERMINATED,
+        MachineStatus.RETURNED,
+        MachineStatus.FAILED,
+    }
+)
 # A return is done once the host is gone.
-RETURN_DONE_STATUSES = frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+RETURN_DONE_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED})
 # Terminated outside Host Factory: reported by getReturnRequests when no return holds it.
-LOST_STATUSES = frozenset({S.TERMINATED, S.STOPPED, S.FAILED})
-LIVE_STATUSES = frozenset(MachineStatus) - frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+LOST_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.STOPPED, MachineStatus.FAILED})
+LIVE_STATUSES = frozenset(MachineStatus) - frozenset(
+    {MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED}
+)
 
 
 class HFResult(StrEnum):
@@ -88,10 +141,14 @@ class Machine(Aggregate):
     reclaim_at: datetime | None = None
 
     id_field = "machine_id"
+    field_rules = MACHINE_FIELDS
 
     def validate(self) -> None:
         if not isinstance(self.machine_id, str) or not MACHINE_ID_RE.fullmatch(self.machine_id):
-            fail("machine_id", f"must be 1-255 characters without whitespace, got {self.machine_id!r}")
+            fail(
+                "machine_id",
+                f"must be 1-{MACHINE_ID.max_length} characters without whitespace, got {self.machine_id!r}",
+            )
         if not isinstance(self.request_id, str) or not ACQUIRE_ID_RE.fullmatch(self.request_id):
             fail("request_id", f"must be an acquire request id req-<uuid4>, got {self.request_id!r}")
         if self.return_request_id is not None and not RETURN_ID_RE.fullmatch(str(self.return_request_id)):
@@ -102,14 +159,13 @@ class Machine(Aggregate):
         check_type("name", self.name, str, "a string")
         self.normalise("status", parse_enum(MachineStatus, "status", self.status))
         check_type("status_reason", self.status_reason, str, "a string")
-        if self.status == S.FAILED and not self.status_reason.strip():
+        if self.status == MachineStatus.FAILED and not self.status_reason.strip():
             fail("status_reason", "is required when status is failed")
         check_ip("private_ip_address", self.private_ip_address)
         check_ip("public_ip_address", self.public_ip_address)
         if self.instance_type is not None:
             check_type("instance_type", self.instance_type, str, "a string or null")
-        if self.price_type is not None and self.price_type not in MACHINE_PRICE_TYPES:
-            fail("price_type", f"must be one of {', '.join(MACHINE_PRICE_TYPES)} or null, got {self.price_type!r}")
+        self.check_rule("price_type")
         check_datetime("launch_time", self.launch_time)
         check_datetime("reclaim_at", self.reclaim_at)
         check_str_dict("tags", self.tags)
@@ -127,15 +183,15 @@ class Machine(Aggregate):
 
 def hf_machine_status(status: MachineStatus) -> str:
     """The cloud state Host Factory is told: returned and failed hosts are terminated."""
-    if status in (S.RETURNED, S.FAILED):
-        return S.TERMINATED.value
+    if status in (MachineStatus.RETURNED, MachineStatus.FAILED):
+        return MachineStatus.TERMINATED.value
     return status.value
 
 
 def hf_acquire_result(machine: Machine) -> HFResult:
     if machine.status in GONE_STATUSES:
         return HFResult.FAIL
-    if machine.status == S.RUNNING and machine.name and machine.private_ip_address:
+    if machine.status == MachineStatus.RUNNING and machine.name and machine.private_ip_address:
         return HFResult.SUCCEED
     return HFResult.EXECUTING
 

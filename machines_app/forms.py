@@ -7,35 +7,34 @@ from typing import Any
 from django import forms
 from django.contrib.admin import helpers
 
-from hostfactory.admin_forms import AggregateForm, optional_text
+from hostfactory.admin.forms import AggregateForm, optional_text, rule_choices, rule_form_field
+from hostfactory.fleet.machines import machine_update
+from hostfactory.storage import get_repositories
 from machines_app import models
-from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
-
-STATUS_CHOICES = [(status.value, status.value) for status in MachineStatus]
+from machines_app.domain import MACHINE_FIELDS, MACHINE_TRANSITIONS, Machine
 
 
 class MachineForm(AggregateForm):
     model = models.Machine
 
-    status = forms.ChoiceField(label="Status", choices=STATUS_CHOICES)
-    status_reason = forms.CharField(
+    status = rule_form_field(MACHINE_FIELDS["status"], label="Status")
+    status_reason = rule_form_field(
+        MACHINE_FIELDS["status_reason"],
         label="Status reason",
         required=False,
-        max_length=1000,
         help_text="Why it is in this status; required when failed.",
     )
-    name = forms.CharField(
-        label="Name", required=False, max_length=255, help_text="Host name Host Factory sees (private DNS)."
+    name = rule_form_field(
+        MACHINE_FIELDS["name"], label="Name", required=False, help_text="Host name Host Factory sees (private DNS)."
     )
-    private_ip_address = forms.CharField(required=False, label="Private IP address", max_length=64)
-    public_ip_address = forms.CharField(required=False, label="Public IP address", max_length=64)
+    private_ip_address = rule_form_field(
+        MACHINE_FIELDS["private_ip_address"], required=False, label="Private IP address"
+    )
+    public_ip_address = rule_form_field(MACHINE_FIELDS["public_ip_address"], required=False, label="Public IP address")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.current is not None:
-            moves = sorted(status.value for status in MACHINE_TRANSITIONS.table[self.current.status])
-            allowed = ", ".join(moves) if moves else "none (a returned machine keeps its status)"
-            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
+        self.explain_moves(MACHINE_TRANSITIONS, "none (a returned machine keeps its status)")
 
     def initial_from(self, machine: Machine) -> dict[str, Any]:
         return {
@@ -56,8 +55,13 @@ class MachineForm(AggregateForm):
             version=data["version"],
         )
 
+    def store(self, machine: Machine) -> Machine:
+        return machine_update(repos=get_repositories(), machine=machine)
+
 
 class MachineActionForm(helpers.ActionForm):
     """The action bar, with the status the "set status" action moves the machines to."""
 
-    status = forms.ChoiceField(required=False, label="New status", choices=[("", "---------"), *STATUS_CHOICES])
+    status = forms.ChoiceField(
+        required=False, label="New status", choices=[("", "---------"), *rule_choices(MACHINE_FIELDS["status"])]
+    )

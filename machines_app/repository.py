@@ -8,18 +8,9 @@ from collections.abc import Iterator
 from hostfactory.domain import utcnow
 from hostfactory.errors import InvalidFilter
 from hostfactory.storage.base import Repository, async_twin, logged
-from hostfactory.storage.filters import Filter, FilterSpec, parse_choice, parse_text
 from machines_app.domain import LIVE_STATUSES, MACHINE_TRANSITIONS, Machine, MachineStatus
+from machines_app.filters import MACHINE_FILTERS
 
-MACHINE_FILTERS = FilterSpec(
-    {
-        "status": Filter("status", "eq", parse_choice(MachineStatus)),
-        "request_id": Filter("request_id", "eq", parse_text),
-        "return_request_id": Filter("return_request_id", "eq", parse_text),
-        "template_id": Filter("template_id", "eq", parse_text),
-        "name": Filter("name", "eq", parse_text),
-    }
-)
 FAILED_REASON = "Marked failed."
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from hostfactory.api.viewsets import PageQuerySerializer
-from machines_app.domain import MACHINE_PRICE_TYPES, MachineStatus
+from hostfactory.api.fields import filter_serializer, rule_field
+from machines_app.domain import MACHINE_FIELDS, MachineStatus
+from machines_app.filters import MACHINE_FILTERS
 
-STATUSES = [status.value for status in MachineStatus]
 MAX_LOOKUP_IDS = 1000
 SAME = "May be repeated, never changed."
 
@@ -15,17 +15,19 @@ SAME = "May be repeated, never changed."
 class MachineSerializer(serializers.Serializer):
     """Output, and the body of a register (POST) by a provisioner."""
 
-    machine_id = serializers.CharField(max_length=255, trim_whitespace=False, help_text="The cloud instance id.")
-    request_id = serializers.CharField(max_length=64, trim_whitespace=False, help_text="The acquire request req-...")
-    template_id = serializers.CharField(max_length=64, trim_whitespace=False, help_text="The request's template.")
-    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    machine_id = rule_field(MACHINE_FIELDS["machine_id"], trim_whitespace=False, help_text="The cloud instance id.")
+    request_id = rule_field(
+        MACHINE_FIELDS["request_id"], trim_whitespace=False, help_text="The acquire request req-..."
+    )
+    template_id = rule_field(MACHINE_FIELDS["template_id"], trim_whitespace=False, help_text="The request's template.")
+    name = rule_field(MACHINE_FIELDS["name"], required=False, allow_blank=True, default="")
     return_request_id = serializers.CharField(read_only=True, allow_null=True)
-    status = serializers.ChoiceField(choices=STATUSES, required=False, default=MachineStatus.PENDING.value)
-    status_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=4096)
-    private_ip_address = serializers.CharField(required=False, allow_null=True, default=None, max_length=64)
-    public_ip_address = serializers.CharField(required=False, allow_null=True, default=None, max_length=64)
-    instance_type = serializers.CharField(required=False, allow_null=True, default=None, max_length=64)
-    price_type = serializers.ChoiceField(choices=MACHINE_PRICE_TYPES, required=False, allow_null=True, default=None)
+    status = rule_field(MACHINE_FIELDS["status"], required=False, default=MachineStatus.PENDING.value)
+    status_reason = rule_field(MACHINE_FIELDS["status_reason"], required=False, allow_blank=True, default="")
+    private_ip_address = rule_field(MACHINE_FIELDS["private_ip_address"], required=False, allow_null=True, default=None)
+    public_ip_address = rule_field(MACHINE_FIELDS["public_ip_address"], required=False, allow_null=True, default=None)
+    instance_type = rule_field(MACHINE_FIELDS["instance_type"], required=False, allow_null=True, default=None)
+    price_type = rule_field(MACHINE_FIELDS["price_type"], required=False, allow_null=True, default=None)
     launch_time = serializers.DateTimeField(required=False, allow_null=True, default=None)
     tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
     reclaim_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -46,24 +48,19 @@ class MachineUpdateSerializer(MachineSerializer):
 class MachineStatusSerializer(serializers.Serializer):
     """POST /machines/{id}/status/: a provisioner's status report."""
 
-    status = serializers.ChoiceField(choices=STATUSES)
-    status_reason = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
-    private_ip_address = serializers.CharField(required=False, allow_null=True, max_length=64)
-    public_ip_address = serializers.CharField(required=False, allow_null=True, max_length=64)
-    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
-    instance_type = serializers.CharField(required=False, allow_null=True, max_length=64)
+    status = rule_field(MACHINE_FIELDS["status"])
+    status_reason = rule_field(MACHINE_FIELDS["status_reason"], required=False, allow_blank=True, allow_null=True)
+    private_ip_address = rule_field(MACHINE_FIELDS["private_ip_address"], required=False, allow_null=True)
+    public_ip_address = rule_field(MACHINE_FIELDS["public_ip_address"], required=False, allow_null=True)
+    name = rule_field(MACHINE_FIELDS["name"], required=False, allow_blank=True, allow_null=True)
+    instance_type = rule_field(MACHINE_FIELDS["instance_type"], required=False, allow_null=True)
     launch_time = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class MachineLookupSerializer(serializers.Serializer):
     instance_ids = serializers.ListField(
-        child=serializers.CharField(max_length=255, trim_whitespace=False), max_length=MAX_LOOKUP_IDS
+        child=rule_field(MACHINE_FIELDS["machine_id"], trim_whitespace=False), max_length=MAX_LOOKUP_IDS
     )
 
 
-class MachineFilterSerializer(PageQuerySerializer):
-    status = serializers.ChoiceField(choices=STATUSES, required=False)
-    request_id = serializers.CharField(required=False, max_length=64)
-    return_request_id = serializers.CharField(required=False, max_length=64)
-    template_id = serializers.CharField(required=False, max_length=64)
-    name = serializers.CharField(required=False, max_length=255)
+MachineFilterSerializer = filter_serializer("MachineFilterSerializer", MACHINE_FILTERS)

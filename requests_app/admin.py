@@ -14,19 +14,19 @@ from hostfactory.admin import (
     RepositoryModelAdmin,
     admin_link,
     aggregate_field,
-    enum_options,
-    repository_filter,
+    sidebar_filters,
     template_options,
 )
 from hostfactory.fleet.progress import request_machines
-from hostfactory.fleet.requests import request_cancel, request_set_status
+from hostfactory.fleet.requests import request_cancel
 from hostfactory.storage import get_repositories
 from machines_app.domain import Machine, hf_acquire_result, hf_machine_message, hf_return_result
 from machines_app.models import Machine as MachineAnchor
 from requests_app import models
-from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status
+from requests_app.domain import Request, RequestType, hf_request_status
+from requests_app.filters import REQUEST_FILTERS
 from requests_app.forms import RequestForm
-from requests_app.services import request_delete, request_update_message
+from requests_app.services import request_delete
 from templates_app.models import Template as TemplateAnchor
 
 MACHINE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
@@ -51,27 +51,15 @@ class RequestAdmin(RepositoryModelAdmin):
         "message",
         "created_at",
     )
-    list_filter = (
-        repository_filter("status", "status", enum_options(RequestStatus)),
-        repository_filter("request_type", "type", enum_options(RequestType)),
-        repository_filter("template_id", "template", template_options),
-    )
+    list_filter = sidebar_filters(REQUEST_FILTERS, template_id=template_options)
     search_fields = ("request_id",)
     search_help_text = "Exact request id (req-... or ret-...)."
     actions = ("cancel",)
 
-    request_type = aggregate_field("request_type", "type")
-    machine_count = aggregate_field("machine_count", "machines asked")
-    status = aggregate_field("status")
-    message = aggregate_field("message")
+    shown_fields = ("request_type", "machine_count", "status", "message", "requested_by", "deadline", "completed_at")
+    links = {"template": (TemplateAnchor, "template_id")}
+    labels = {"request_type": "type", "machine_count": "machines asked", "completed_at": "completed"}
     hf_message = aggregate_field("message", "message")
-    requested_by = aggregate_field("requested_by", "requested by")
-    deadline = aggregate_field("deadline")
-    completed_at = aggregate_field("completed_at", "completed")
-
-    @admin.display(description="template")
-    def template(self, obj: models.Request) -> str:
-        return admin_link(TemplateAnchor, obj.aggregate.template_id)
 
     @admin.display(description="Host Factory status")
     def hf_status(self, obj: models.Request) -> str:
@@ -133,18 +121,6 @@ class RequestAdmin(RepositoryModelAdmin):
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("requests_app.cancel_request")
-
-    def update_aggregate(self, request: HttpRequest, aggregate: Request, current: Request) -> Request:
-        repos = get_repositories()
-        if aggregate.status != current.status:
-            return request_set_status(
-                repos=repos, request_id=aggregate.request_id, status=aggregate.status, message=aggregate.message
-            )
-        if aggregate.message != current.message:
-            return request_update_message(
-                repos=repos, request_id=aggregate.request_id, message=aggregate.message, version=current.version
-            )
-        return current
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         request_delete(repos=get_repositories(), request_id=aggregate_id)

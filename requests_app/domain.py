@@ -10,13 +10,17 @@ from enum import StrEnum
 from typing import Any
 
 from hostfactory.domain import (
+    REQUEST_ID,
+    TEMPLATE_ID,
     UUID_RE,
     Aggregate,
+    FieldRule,
     StatusMachine,
     check_datetime,
     check_int_range,
     check_template_id,
     check_type,
+    choices_of,
     fail,
     parse_enum,
 )
@@ -43,26 +47,40 @@ class RequestStatus(StrEnum):
     TIMEOUT = "timeout"
 
 
-S = RequestStatus
-ACTIVE_STATUSES = (S.PENDING, S.IN_PROGRESS)
-TERMINAL_STATUSES = (S.COMPLETE, S.PARTIAL, S.FAILED, S.CANCELLED, S.TIMEOUT)
+REQUEST_STATUSES = choices_of(RequestStatus)
+# The Request's declared field rules (read by the serializers, the admin form and storage).
+REQUEST_FIELDS = {
+    "request_id": REQUEST_ID,
+    "request_type": FieldRule(choices=choices_of(RequestType)),
+    "template_id": dataclasses.replace(TEMPLATE_ID, nullable=True),
+    "status": FieldRule(choices=REQUEST_STATUSES),
+    "message": FieldRule(max_length=4096),
+}
+ACTIVE_STATUSES = (RequestStatus.PENDING, RequestStatus.IN_PROGRESS)
+TERMINAL_STATUSES = (
+    RequestStatus.COMPLETE,
+    RequestStatus.PARTIAL,
+    RequestStatus.FAILED,
+    RequestStatus.CANCELLED,
+    RequestStatus.TIMEOUT,
+)
 REQUEST_TRANSITIONS = StatusMachine(
     "request",
     {
-        S.PENDING: {S.IN_PROGRESS, *TERMINAL_STATUSES},
-        S.IN_PROGRESS: set(TERMINAL_STATUSES),
+        RequestStatus.PENDING: {RequestStatus.IN_PROGRESS, *TERMINAL_STATUSES},
+        RequestStatus.IN_PROGRESS: set(TERMINAL_STATUSES),
         **{status: set() for status in TERMINAL_STATUSES},
     },
 )
 
 HF_REQUEST_STATUS = {
-    S.PENDING: "running",
-    S.IN_PROGRESS: "running",
-    S.COMPLETE: "complete",
-    S.PARTIAL: "complete_with_error",
-    S.FAILED: "complete_with_error",
-    S.CANCELLED: "complete_with_error",
-    S.TIMEOUT: "complete_with_error",
+    RequestStatus.PENDING: "running",
+    RequestStatus.IN_PROGRESS: "running",
+    RequestStatus.COMPLETE: "complete",
+    RequestStatus.PARTIAL: "complete_with_error",
+    RequestStatus.FAILED: "complete_with_error",
+    RequestStatus.CANCELLED: "complete_with_error",
+    RequestStatus.TIMEOUT: "complete_with_error",
 }
 
 
@@ -96,6 +114,7 @@ class Request(Aggregate):
     machine_ids: tuple[str, ...] = ()
 
     id_field = "request_id"
+    field_rules = REQUEST_FIELDS
 
     def validate(self) -> None:
         kind = parse_enum(RequestType, "request_type", self.request_type)

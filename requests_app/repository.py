@@ -7,7 +7,6 @@ from abc import abstractmethod
 from hostfactory.domain import utcnow
 from hostfactory.errors import NotFound, RequestClosed
 from hostfactory.storage.base import Repository, async_twin, logged
-from hostfactory.storage.filters import Filter, FilterSpec, parse_choice, parse_datetime, parse_text
 from requests_app.domain import (
     ACTIVE_STATUSES,
     REQUEST_TRANSITIONS,
@@ -16,16 +15,7 @@ from requests_app.domain import (
     RequestStatus,
     RequestType,
 )
-
-REQUEST_FILTERS = FilterSpec(
-    {
-        "status": Filter("status", "eq", parse_choice(RequestStatus)),
-        "request_type": Filter("request_type", "eq", parse_choice(RequestType)),
-        "template_id": Filter("template_id", "eq", parse_text),
-        "created_after": Filter("created_at", "gt", parse_datetime),
-        "created_before": Filter("created_at", "lt", parse_datetime),
-    }
-)
+from requests_app.filters import REQUEST_FILTERS
 
 
 class RequestRepository(Repository[Request]):

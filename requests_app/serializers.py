@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from hostfactory.api.viewsets import PageQuerySerializer
-from requests_app.domain import MAX_MACHINES, RequestStatus, RequestType
+from hostfactory.api.fields import filter_serializer, rule_field
+from requests_app.domain import MAX_MACHINES, REQUEST_FIELDS
+from requests_app.filters import REQUEST_FILTERS
 
-STATUSES = [status.value for status in RequestStatus]
-TYPES = [kind.value for kind in RequestType]
 SAME = "May be repeated, never changed."
 
 
@@ -16,10 +15,10 @@ class RequestSerializer(serializers.Serializer):
     """Output: every field of the aggregate."""
 
     request_id = serializers.CharField(read_only=True, help_text="req-<uuid4> (acquire) or ret-<uuid4> (return)")
-    request_type = serializers.ChoiceField(choices=TYPES, read_only=True)
+    request_type = rule_field(REQUEST_FIELDS["request_type"], read_only=True)
     template_id = serializers.CharField(read_only=True, allow_null=True)
     machine_count = serializers.IntegerField(read_only=True)
-    status = serializers.ChoiceField(choices=STATUSES, read_only=True)
+    status = rule_field(REQUEST_FIELDS["status"], read_only=True)
     message = serializers.CharField(read_only=True)
     requested_by = serializers.CharField(read_only=True)
     deadline = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -33,7 +32,7 @@ class RequestSerializer(serializers.Serializer):
 class RequestCreateSerializer(serializers.Serializer):
     """POST /requests/: an acquire request (return requests come from requestReturnMachines)."""
 
-    template_id = serializers.CharField(max_length=64, trim_whitespace=False)
+    template_id = rule_field(REQUEST_FIELDS["template_id"], trim_whitespace=False)
     machine_count = serializers.IntegerField(help_text=f"1..{MAX_MACHINES}, at most the template's availableNumber")
 
 
@@ -41,20 +40,15 @@ class RequestMessageSerializer(serializers.Serializer):
     """PATCH /requests/{id}/: the message shown to Host Factory."""
 
     request_id = serializers.CharField(required=False, trim_whitespace=False, help_text=SAME)
-    message = serializers.CharField(allow_blank=True, max_length=4096)
+    message = rule_field(REQUEST_FIELDS["message"], allow_blank=True)
     version = serializers.IntegerField(help_text="The version you read; a stale one is a 409.")
 
 
 class RequestStatusSerializer(serializers.Serializer):
     """POST /requests/{id}/status/: one move of the transition table."""
 
-    status = serializers.ChoiceField(choices=STATUSES)
-    message = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
+    status = rule_field(REQUEST_FIELDS["status"])
+    message = rule_field(REQUEST_FIELDS["message"], required=False, allow_blank=True, allow_null=True)
 
 
-class RequestFilterSerializer(PageQuerySerializer):
-    status = serializers.ChoiceField(choices=STATUSES, required=False)
-    request_type = serializers.ChoiceField(choices=TYPES, required=False)
-    template_id = serializers.CharField(required=False, max_length=64)
-    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; created strictly after.")
-    created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; created strictly before.")
+RequestFilterSerializer = filter_serializer("RequestFilterSerializer", REQUEST_FILTERS)

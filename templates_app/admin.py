@@ -5,18 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from hostfactory.admin import (
-    FILTER_SAMPLE,
-    AggregateQuerySet,
-    RepositoryModelAdmin,
-    aggregate_field,
-    repository_filter,
-)
+from hostfactory.admin import FILTER_SAMPLE, AggregateQuerySet, RepositoryModelAdmin, aggregate_field, sidebar_filters
 from hostfactory.storage import get_repositories
 from templates_app import models
-from templates_app.domain import PRICE_TYPES, Template
+from templates_app.filters import TEMPLATE_FILTERS
 from templates_app.forms import TemplateForm
-from templates_app.services import template_create, template_delete, template_set_enabled, template_update
+from templates_app.services import template_delete, template_set_enabled
 
 
 def provider_type_options() -> list[tuple[str, str]]:
@@ -38,11 +32,7 @@ class TemplateAdmin(RepositoryModelAdmin):
         "description",
         "updated_at",
     )
-    list_filter = (
-        repository_filter("provider_type", "provider type", provider_type_options),
-        repository_filter("price_type", "price type", lambda: [(price, price) for price in PRICE_TYPES]),
-        repository_filter("enabled", "enabled", lambda: [("true", "Yes"), ("false", "No")]),
-    )
+    list_filter = sidebar_filters(TEMPLATE_FILTERS, provider_type=provider_type_options)
     search_fields = ("template_id",)
     search_help_text = "Exact template id."
     actions = ("enable", "disable")
@@ -54,12 +44,8 @@ class TemplateAdmin(RepositoryModelAdmin):
         template = obj.aggregate
         return "unlimited (-1)" if template.is_unlimited else str(template.max_number)
 
-    description = aggregate_field("description")
-    provider_type = aggregate_field("provider_type", "provider type")
-    provider_api = aggregate_field("provider_api", "provider API")
-    price_type = aggregate_field("price_type", "price type")
-    attributes = aggregate_field("attributes")
-    provider_config = aggregate_field("provider_config", "provider config")
+    shown_fields = ("description", "provider_type", "provider_api", "price_type", "attributes", "provider_config")
+    labels = {"provider_api": "provider API"}
 
     def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
         fieldsets = [
@@ -73,12 +59,6 @@ class TemplateAdmin(RepositoryModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
         return ("template_id", "created_at", "updated_at") if obj is not None else ()
-
-    def create_aggregate(self, request: HttpRequest, aggregate: Template) -> Template:
-        return template_create(repos=get_repositories(), template=aggregate)
-
-    def update_aggregate(self, request: HttpRequest, aggregate: Template, current: Template) -> Template:
-        return template_update(repos=get_repositories(), template=aggregate)
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         template_delete(repos=get_repositories(), template_id=aggregate_id)

@@ -10,7 +10,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hostfactory.domain import (
+    TEMPLATE_ID,
     Aggregate,
+    FieldRule,
     check_int_range,
     check_template_id,
     check_type,
@@ -28,6 +30,15 @@ PRICE_TYPES_BY_API = {"RunInstances": ("ondemand", "spot")}
 PROVIDER_TYPE_RE = re.compile(r"^[a-z0-9]+$")
 INSTANCE_TAGS_RE = re.compile(r"^[^=;]+=[^;]*(;[^=;]+=[^;]*)*;?$")
 UNLIMITED = -1
+MAX_NUMBER_RANGE = (UNLIMITED, 10000)  # -1 (unlimited) or 0..10000 hosts
+
+# The Template's declared field rules (read by the serializers, the admin form and storage).
+TEMPLATE_FIELDS = {
+    "template_id": TEMPLATE_ID,
+    "provider_type": FieldRule(max_length=64),
+    "provider_api": FieldRule(choices=PROVIDER_APIS, nullable=True),
+    "price_type": FieldRule(choices=PRICE_TYPES),
+}
 
 # Host Factory templates-file keys that map onto Template fields; every other key of a
 # template in the file is a provider launch setting and lands in ``provider_config``.
@@ -171,6 +182,7 @@ class Template(Aggregate):
     enabled: bool = True
 
     id_field = "template_id"
+    field_rules = TEMPLATE_FIELDS
 
     def validate(self) -> None:
         check_template_id("template_id", self.template_id)
@@ -185,7 +197,7 @@ class Template(Aggregate):
     def _validate_max_number(self) -> None:
         check_type("max_number", self.max_number, int, "an integer")
         if self.max_number != UNLIMITED:
-            check_int_range("max_number", self.max_number, 0, 10000, "-1 (unlimited) or ")
+            check_int_range("max_number", self.max_number, 0, MAX_NUMBER_RANGE[1], "-1 (unlimited) or ")
 
     def _validate_attributes(self) -> None:
         check_type("attributes", self.attributes, dict, "an object of typed attributes")
@@ -198,10 +210,8 @@ class Template(Aggregate):
     def _validate_choices(self) -> None:
         if not isinstance(self.provider_type, str) or not PROVIDER_TYPE_RE.fullmatch(self.provider_type):
             fail("provider_type", f"must be lower-case letters and digits, got {self.provider_type!r}")
-        if self.provider_api is not None and self.provider_api not in PROVIDER_APIS:
-            fail("provider_api", f"must be one of {', '.join(PROVIDER_APIS)} or null, got {self.provider_api!r}")
-        if self.price_type not in PRICE_TYPES:
-            fail("price_type", f"must be one of {', '.join(PRICE_TYPES)}, got {self.price_type!r}")
+        self.check_rule("provider_api")
+        self.check_rule("price_type")
 
     def _validate_provider_config(self) -> None:
         check_type("provider_config", self.provider_config, dict, "an object")

@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
-from hostfactory.admin_forms import AggregateForm, JsonObjectField, optional_text
+from hostfactory.admin.forms import AggregateForm, JsonObjectField, optional_text, rule_form_field
 from hostfactory.domain import TEMPLATE_ID_RULE
+from hostfactory.storage import get_repositories
 from templates_app import models
-from templates_app.domain import PRICE_TYPES, PROVIDER_APIS, REQUIRED_ATTRIBUTES, Template
+from templates_app.domain import REQUIRED_ATTRIBUTES, TEMPLATE_FIELDS, Template
+from templates_app.services import template_create, template_update
 
 EXAMPLE_ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "nram": ["Numeric", "1024"]}
 
@@ -17,7 +19,9 @@ EXAMPLE_ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "
 class TemplateForm(AggregateForm):
     model = models.Template
 
-    template_id = forms.CharField(label="Template id", max_length=64, help_text=f"Never changes; {TEMPLATE_ID_RULE}.")
+    template_id = rule_form_field(
+        TEMPLATE_FIELDS["template_id"], label="Template id", help_text=f"Never changes; {TEMPLATE_ID_RULE}."
+    )
     enabled = forms.BooleanField(
         label="Enabled", required=False, initial=True, help_text="A disabled template is not offered to Host Factory."
     )
@@ -29,15 +33,14 @@ class TemplateForm(AggregateForm):
     description = forms.CharField(
         label="Description", required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80})
     )
-    provider_type = forms.CharField(
-        label="Provider type", initial="aws", max_length=32, help_text="Lower-case letters and digits."
+    provider_type = rule_form_field(
+        TEMPLATE_FIELDS["provider_type"],
+        label="Provider type",
+        initial="aws",
+        help_text="Lower-case letters and digits.",
     )
-    provider_api = forms.ChoiceField(
-        required=False, choices=[("", "(none)"), *((api, api) for api in PROVIDER_APIS)], label="Provider API"
-    )
-    price_type = forms.ChoiceField(
-        label="Price type", choices=[(price, price) for price in PRICE_TYPES], initial="ondemand"
-    )
+    provider_api = rule_form_field(TEMPLATE_FIELDS["provider_api"], required=False, label="Provider API")
+    price_type = rule_form_field(TEMPLATE_FIELDS["price_type"], label="Price type", initial="ondemand")
     attributes = JsonObjectField(
         label="Attributes",
         initial=EXAMPLE_ATTRIBUTES,
@@ -82,3 +85,8 @@ class TemplateForm(AggregateForm):
         if self.current is None:
             return Template(template_id=data["template_id"], **fields)
         return self.current.replace(**fields, version=data["version"])
+
+    def store(self, template: Template) -> Template:
+        if self.current is None:
+            return template_create(repos=get_repositories(), template=template)
+        return template_update(repos=get_repositories(), template=template)

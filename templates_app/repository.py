@@ -7,19 +7,8 @@ from typing import Any
 
 from hostfactory.errors import InvalidFilter
 from hostfactory.storage.base import Repository, async_twin, logged
-from hostfactory.storage.filters import Filter, FilterSpec, parse_bool, parse_int, parse_text
 from templates_app.domain import Template, Usage, attribute_matches
-
-TEMPLATE_FILTERS = FilterSpec(
-    {
-        "provider_type": Filter("provider_type", "eq", parse_text),
-        "provider_api": Filter("provider_api", "eq", parse_text),
-        "price_type": Filter("price_type", "eq", parse_text),
-        "enabled": Filter("enabled", "eq", parse_bool),
-        "max_number_gte": Filter("max_number", "gte", parse_int),
-        "max_number_lte": Filter("max_number", "lte", parse_int),
-    }
-)
+from templates_app.filters import TEMPLATE_FILTERS
 
 
 class TemplateRepository(Repository[Template]):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from hostfactory.api.viewsets import PageQuerySerializer
-from templates_app.domain import PRICE_TYPES, PROVIDER_APIS, Template
+from hostfactory.api.fields import filter_serializer, rule_field
+from templates_app.domain import TEMPLATE_FIELDS, Template
+from templates_app.filters import TEMPLATE_FILTERS
 
 TYPED_ATTRIBUTES_SCHEMA = {
     "type": "object",
@@ -29,12 +30,12 @@ class TypedAttributesField(serializers.DictField):
 class TemplateSerializer(serializers.Serializer):
     """Output, and the body of a create (POST)."""
 
-    template_id = serializers.CharField(max_length=64, trim_whitespace=False, help_text="1-64 of A-Z a-z 0-9 _ -")
+    template_id = rule_field(TEMPLATE_FIELDS["template_id"], trim_whitespace=False, help_text="1-64 of A-Z a-z 0-9 _ -")
     max_number = serializers.IntegerField(help_text="-1 for unlimited, else 0..10000")
     attributes = TypedAttributesField()
-    provider_type = serializers.CharField(required=False, default="aws", max_length=64)
-    provider_api = serializers.ChoiceField(choices=PROVIDER_APIS, required=False, allow_null=True, default=None)
-    price_type = serializers.ChoiceField(choices=PRICE_TYPES, required=False, default="ondemand")
+    provider_type = rule_field(TEMPLATE_FIELDS["provider_type"], required=False, default="aws")
+    provider_api = rule_field(TEMPLATE_FIELDS["provider_api"], required=False, allow_null=True, default=None)
+    price_type = rule_field(TEMPLATE_FIELDS["price_type"], required=False, default="ondemand")
     provider_config = serializers.DictField(
         required=False, default=dict, help_text="Provider launch settings under their Host Factory names."
     )
@@ -48,25 +49,16 @@ class TemplateSerializer(serializers.Serializer):
 class TemplateUpdateSerializer(TemplateSerializer):
     """PUT (every field; omitted ones take their defaults) and PATCH (only those sent)."""
 
-    template_id = serializers.CharField(
-        required=False, max_length=64, trim_whitespace=False, help_text="May be repeated, never changed."
+    template_id = rule_field(
+        TEMPLATE_FIELDS["template_id"],
+        required=False,
+        trim_whitespace=False,
+        help_text="May be repeated, never changed.",
     )
     version = serializers.IntegerField(help_text="The version you read; a stale one is a 409.")
 
 
-class TemplateFilterSerializer(PageQuerySerializer):
-    provider_type = serializers.CharField(required=False, max_length=64)
-    provider_api = serializers.ChoiceField(choices=PROVIDER_APIS, required=False)
-    price_type = serializers.ChoiceField(choices=PRICE_TYPES, required=False)
-    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
-    max_number_gte = serializers.IntegerField(required=False, min_value=-1, max_value=10000)
-    max_number_lte = serializers.IntegerField(required=False, min_value=-1, max_value=10000)
-
-    def validate(self, attrs: dict) -> dict:
-        # BooleanField needs a default to tell "absent" from "false" in a query string.
-        if attrs.get("enabled") is None:
-            attrs.pop("enabled", None)
-        return attrs
+TemplateFilterSerializer = filter_serializer("TemplateFilterSerializer", TEMPLATE_FILTERS)
 
 
 class TemplateSearchSerializer(serializers.Serializer):

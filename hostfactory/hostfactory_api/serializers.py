@@ -7,6 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from hostfactory.api.fields import rule_field
+from hostfactory.domain import TEMPLATE_ID
+from machines_app.domain import MACHINE_FIELDS
 from templates_app.serializers import TypedAttributesField
 
 MAX_HOSTS = 10000
@@ -26,7 +29,7 @@ class OneOrManyField(serializers.ListField):
 
 
 class TemplateAskSerializer(serializers.Serializer):
-    templateId = serializers.CharField(max_length=64, trim_whitespace=False)
+    templateId = rule_field(TEMPLATE_ID, trim_whitespace=False)
     machineCount = serializers.IntegerField()
 
 
@@ -37,8 +40,8 @@ class RequestMachinesInputSerializer(serializers.Serializer):
 class HostSerializer(serializers.Serializer):
     """A host Host Factory holds: its cloud id and its host name (either may be missing)."""
 
-    machineId = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    machineId = rule_field(MACHINE_FIELDS["machine_id"], required=False, allow_blank=True)
+    name = rule_field(MACHINE_FIELDS["name"], required=False, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
         if not attrs.get("machineId") and not attrs.get("name"):

@@ -41,7 +41,7 @@ from hostfactory.providers.base import Launch, LaunchFailed, LaunchUnsettled, Pr
 from hostfactory.services import update_with_retry
 from machines_app.domain import HFResult, Machine, MachineStatus, hf_acquire_result
 from machines_app.services import machine_reclaim
-from requests_app.domain import Request, RequestStatus, RequestType
+from requests_app.domain import REQUEST_FIELDS, Request, RequestStatus, RequestType
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -317,7 +317,7 @@ def finish_short_launch(*, repos: Repositories, request: Request, errors: list[s
 
 def _end(*, repos: Repositories, request: Request, status: RequestStatus, message: str) -> None:
     with contextlib.suppress(InvalidTransition):  # finished meanwhile (cancelled, timed out)
-        request_move(repos=repos, request=request, status=status, message=message)
+        request_move(repos=repos, request=request, status=status, message=REQUEST_FIELDS["message"].clip(message))
 
 
 def provision_return(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from hostfactory.domain import FieldRule
 from hostfactory.errors import InvalidFilter
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -31,9 +32,20 @@ class Condition:
 
 @dataclass(frozen=True)
 class Filter:
+    """One filter key: the condition it makes, and what the edges build from it (the REST
+    filter serializer's field, the admin's sidebar filter).
+
+    ``rule`` is the domain field rule its values follow (max length, choices); ``label`` is
+    its sidebar title in the admin (a filter without one is not in the sidebar); ``bounds``
+    limit an integer filter; ``help_text`` documents it in the API schema."""
+
     field: str
     op: str
     parse: Callable[[str, Any], Any]
+    label: str = ""
+    rule: FieldRule | None = None
+    bounds: tuple[int, int] | None = None
+    help_text: str = ""
 
 
 def parse_text(key: str, value: Any) -> str:

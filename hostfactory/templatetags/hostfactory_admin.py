@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from hostfactory.admin_dashboard import CACHE_SECONDS, fleet_counts
+from hostfactory.admin.dashboard import CACHE_SECONDS, fleet_counts
 from hostfactory.errors import StorageUnavailable
 
 register = template.Library()

@@ -123,3 +123,16 @@ def test_machines_are_not_added_here_and_delete_reconciles(fleet, superuser_clie
     assert fleet.repos.machines.get_by_id(fleet.pending.machine_id) is None
     # One machine left and it succeeded, but two were asked: still in progress.
     assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.IN_PROGRESS
+
+
+def test_the_status_reason_limit_is_the_domains(fleet, operator_client):
+    """The form once stopped at 1000 characters while the API took 4096: both now take the
+    domain's 4096."""
+    url = admin_url("machine", "change", fleet.running.machine_id)
+    page = operator_client.get(url)
+    accepted = operator_client.post(url, submitted(page, status_reason="r" * 4096))
+    assert accepted.status_code == 302, form_errors(accepted)
+    assert fleet.repos.machines.get_by_id(fleet.running.machine_id).status_reason == "r" * 4096
+    page = operator_client.get(url)
+    refused = operator_client.post(url, submitted(page, status_reason="r" * 4097))
+    assert "at most 4096 characters" in form_errors(refused)["status_reason"][0]

@@ -155,7 +155,7 @@ def test_a_conflict_met_while_saving_shows_the_form_again(fleet, operator_client
     def lose_the_race(**kwargs):
         raise VersionConflict("template tpl-a was changed by someone else: you have version 1, the stored one is 2")
 
-    monkeypatch.setattr("templates_app.admin.template_update", lose_the_race)
+    monkeypatch.setattr("templates_app.forms.template_update", lose_the_race)
     url = admin_url("template", "change", "tpl-a")
     response = operator_client.post(url, submitted(operator_client.get(url), max_number="3"))
     assert response.status_code == 200
@@ -237,3 +237,14 @@ def test_a_form_without_a_valid_version_is_refused(fleet, operator_client):
     assert response.status_code == 200
     assert "This form carries no version of the template" in form_errors(response)["__all__"][0]
     assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
+
+
+def test_the_provider_type_limit_is_the_domains(fleet, operator_client):
+    """The form once stopped at 32 characters while the API took 64: both now take the
+    domain's 64, and refuse more with the domain's message."""
+    accepted = operator_client.post(admin_url("template", "add"), add_form(provider_type="a" * 64))
+    assert accepted.status_code == 302, form_errors(accepted)
+    assert fleet.repos.templates.get_by_id("tpl-new").provider_type == "a" * 64
+    refused = operator_client.post(admin_url("template", "add"), add_form(template_id="tpl-2", provider_type="a" * 65))
+    assert "at most 64 characters" in form_errors(refused)["provider_type"][0]
+    assert fleet.repos.templates.get_by_id("tpl-2") is None

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from machines_app.sync import ec2_client
+from hostfactory.providers.aws.clients import ec2_client
 
 REGION = "us-east-1"
 # Well-formed, never launched: EC2 answers InvalidInstanceID.NotFound for it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError
 
+from hostfactory.providers.aws.clients import ec2_client
 from machines_app.domain import MachineStatus
-from machines_app.sync import ec2_client
 from requests_app.domain import RequestStatus
 from tests.commands.ec2 import GONE_ID, Throttle, launch, mocked_ec2
 from tests.commands.support import run_command
@@ -92,7 +92,7 @@ def test_throttling_is_retried(storage, fleet, monkeypatch):
         throttles.append(Throttle(client, times=1))
         return client
 
-    monkeypatch.setattr("machines_app.management.commands.sync_machines.ec2_client", throttled_client)
+    monkeypatch.setattr("hostfactory.management.commands.sync_machines.ec2_client", throttled_client)
     run_command("sync_machines")
     assert throttles[0].requests >= 2
     assert storage.machines.get_by_id(stopped).status == MachineStatus.STOPPED
@@ -121,7 +121,7 @@ def test_nothing_to_sync_still_times_requests_out(storage, settings):
 
 
 def test_help_explains_region_and_dry_run():
-    from machines_app.management.commands.sync_machines import Command
+    from hostfactory.management.commands.sync_machines import Command
 
     text = Command().create_parser("manage.py", "sync_machines").format_help()
     for needle in ("DescribeInstances", "--region", "--dry-run", "AWS_REGION", "AWS_ENDPOINT_URL_EC2"):

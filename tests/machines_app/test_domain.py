@@ -267,3 +267,9 @@ def test_machines_are_frozen():
         machine.status = S.RUNNING
     assert machine.replace(name="host").name == "host"
     assert machine.name == ""
+
+
+def test_status_reason_is_at_most_4096_characters():
+    assert len(make(status_reason="x" * 4096).status_reason) == 4096
+    error = rejected("status_reason", status_reason="x" * 4097)
+    assert str(error) == "status_reason: must be at most 4096 characters, got 4097"

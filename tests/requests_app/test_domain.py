@@ -14,7 +14,15 @@ import pytest
 from hostfactory.errors import DomainValidationError, InvalidTransition
 from hostfactory.fleet.progress import request_progress
 from machines_app.domain import Machine, MachineStatus
-from requests_app.domain import Request, RequestStatus, RequestType, hf_request_status, new_request_id, request_type_of
+from requests_app.domain import (
+    REQUEST_FIELDS,
+    Request,
+    RequestStatus,
+    RequestType,
+    hf_request_status,
+    new_request_id,
+    request_type_of,
+)
 from tests.support.domain import assert_rejected
 
 S = RequestStatus
@@ -283,3 +291,10 @@ def test_return_progress(machines, overdue, expected):
     request = giving_back(machine_count=len(machines), deadline=NOW - timedelta(minutes=1) if overdue else NOW)
 
     assert request_progress(request, machines, NOW) is expected
+
+
+def test_a_message_is_at_most_4096_characters_and_a_composed_one_is_cut_to_fit():
+    assert_rejected(acquire, "message", message="m" * 4097)
+    cut = REQUEST_FIELDS["message"].clip("launch errors: " + "e" * 5000)
+    assert len(acquire(message=cut).message) == 4096 and cut.endswith("...")
+    assert REQUEST_FIELDS["message"].clip("short") == "short"

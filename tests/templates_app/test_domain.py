@@ -384,3 +384,9 @@ def test_from_hostfactory_rejects(data, field):
 )
 def test_attribute_matches(stored, criterion, matches):
     assert attribute_matches(stored, criterion) is matches
+
+
+def test_provider_type_is_at_most_64_characters():
+    assert make(provider_type="a" * 64).provider_type == "a" * 64
+    error = rejected("provider_type", provider_type="a" * 65)
+    assert str(error) == "provider_type: must be at most 64 characters, got 65"

@@ -11,12 +11,12 @@ from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.providers.aws.common import AwsContext
 from hostfactory.providers.aws.instances import describe_instances
 from hostfactory.providers.aws.launchers import LAUNCHERS, Launcher
+from hostfactory.providers.aws.sync import SyncReport, machines_sync
 from hostfactory.providers.base import InstanceInfo, Launch, LaunchFailed, Provider
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
     from machines_app.domain import Machine
-    from machines_app.sync import SyncReport
     from requests_app.domain import Request
     from templates_app.domain import Template
 
@@ -53,9 +53,7 @@ class AwsProvider(Provider):
         return None
 
     def sync_machines(self, *, repos: Repositories) -> SyncReport:
-        """The shared reconciliation of machines_app (DescribeInstances), on our EC2 client."""
-        from machines_app.sync import machines_sync
-
+        """The reconciliation ``manage.py sync_machines`` runs, on our EC2 client."""
         return machines_sync(repos=repos, ec2=self.clients.ec2)
 
     def launch(self, *, request: Request, template: Template) -> Launch:

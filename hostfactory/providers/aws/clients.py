@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, NoCredentialsError
 
 from hostfactory.errors import HostFactoryError
 from hostfactory.providers.base import LaunchFailed, LaunchUnsettled
@@ -21,16 +21,16 @@ UNSETTLED_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavail
 
 
 class CloudError(HostFactoryError):
-    """A cloud call outside a launch failed (after botocore's retries); the step is retried
-    on the next provisioner run."""
+    """A cloud call outside a launch failed after botocore's retries (refused, throttled,
+    unreachable, no credentials): the one cloud error of the service. The step that met it
+    is retried on the next run (provisioner or sync; sync meets it before writing anything)."""
 
     code = "cloud_error"
 
-    def __init__(self, operation: str, code: str, message: str):
+    def __init__(self, text: str, *, operation: str, code: str):
         self.operation = operation
         self.code = code
-        self.message = message
-        super().__init__(f"{operation}: {code}: {message}")
+        super().__init__(text)
 
 
 def error_code(error: ClientError) -> str:
@@ -60,8 +60,10 @@ def as_cloud_error(operation: str, error: Exception) -> CloudError:
     if "_" in operation or operation.islower():
         operation = "".join(part.title() for part in operation.split("_"))
     if isinstance(error, ClientError):
-        return CloudError(operation, error_code(error), error_message(error))
-    return CloudError(operation, type(error).__name__, str(error))
+        code, message = error_code(error), error_message(error)
+    else:
+        code, message = type(error).__name__, str(error)
+    return CloudError(f"{operation}: {code}: {message}", operation=operation, code=code)
 
 
 class AwsClients:
@@ -106,4 +108,20 @@ class AwsClients:
         return self.client("sts")
 
 
-__all__ = ["AwsClients", "BotoCoreError", "ClientError", "CloudError", "as_cloud_error", "as_launch_error"]
+def ec2_client(*, region: str, max_attempts: int = 5) -> Any:
+    """A boto3 EC2 client with the provider's bounded, standard-mode retries (throttling and
+    connection errors are retried with backoff). The endpoint follows AWS_ENDPOINT_URL_EC2 /
+    AWS_ENDPOINT_URL."""
+    return AwsClients(region=region, max_attempts=max_attempts).ec2
+
+
+__all__ = [
+    "AwsClients",
+    "BotoCoreError",
+    "ClientError",
+    "CloudError",
+    "NoCredentialsError",
+    "as_cloud_error",
+    "as_launch_error",
+    "ec2_client",
+]

@@ -1,4 +1,8 @@
-"""Describing instances: state, addresses, and whether the cloud is about to take one back."""
+"""Describing instances: state, addresses, and whether the cloud is about to take one back.
+
+``InstanceDescriber`` is the one ``DescribeInstances`` of the service: sync reads every live
+machine with it, the provisioner its new and its spot hosts.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,28 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hostfactory.providers.aws.clients import AwsClients, ClientError, as_cloud_error
+from hostfactory.providers.aws.clients import (
+    AwsClients,
+    BotoCoreError,
+    ClientError,
+    CloudError,
+    NoCredentialsError,
+    as_cloud_error,
+    error_code,
+    error_message,
+)
 from hostfactory.providers.base import InstanceInfo
 
 logger = logging.getLogger("hostfactory.providers.aws")
-FILTER_BATCH = 199  # EC2 takes at most 200 values per filter
+EC2_BATCH_LIMIT = 1000  # DescribeInstances takes at most 1000 instance ids per call
+FILTER_VALUES_LIMIT = 200  # and at most 200 values per filter
+# Answers that fail a whole InstanceIds batch for one id EC2 does not know (gone, or not an
+# instance id at all): the batch is asked again by filter, which leaves such ids out.
+UNKNOWN_ID_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+NO_CREDENTIALS = (
+    "no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an "
+    "instance role)"
+)
 SPOT_NOTICE = timedelta(minutes=2)  # a spot interruption notice comes two minutes ahead
 # Spot request status codes that announce an interruption.
 SPOT_MARKED = {"marked-for-termination", "marked-for-stop", "marked-for-hibernation"}
@@ -24,20 +45,63 @@ def chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+class InstanceDescriber:
+    """``DescribeInstances`` over many ids: batches of at most 1000, every page followed, and
+    ``calls`` counted. Ids EC2 does not know are left out of the answer instead of failing the
+    batch. Any other failure (refused, throttled past the retries, unreachable, no
+    credentials) is a CloudError naming the region and endpoint."""
+
+    def __init__(self, ec2: Any) -> None:
+        self.ec2 = ec2
+        self.calls = 0
+
+    def describe(self, instance_ids: list[str], *, batch_size: int = EC2_BATCH_LIMIT) -> dict[str, dict]:
+        ids = list(dict.fromkeys(instance_ids))
+        found: dict[str, dict] = {}
+        try:
+            for batch in chunks(ids, batch_size):
+                found.update(self._describe_batch(batch))
+        except NoCredentialsError as error:
+            raise CloudError(NO_CREDENTIALS, operation="DescribeInstances", code="NoCredentials") from error
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable(error) from error
+        return found
+
+    def _describe_batch(self, instance_ids: list[str]) -> dict[str, dict]:
+        try:
+            return self._collect(InstanceIds=instance_ids)
+        except ClientError as error:
+            if error_code(error) not in UNKNOWN_ID_CODES:
+                raise
+            self.calls += 1  # the refused call counts too
+        # EC2 may name only one of the unknown ids: ask again by filter.
+        found: dict[str, dict] = {}
+        for chunk in chunks(instance_ids, FILTER_VALUES_LIMIT):
+            found.update(self._collect(Filters=[{"Name": "instance-id", "Values": chunk}]))
+        return found
+
+    def _collect(self, **query: Any) -> dict[str, dict]:
+        found = {}
+        for page in self.ec2.get_paginator("describe_instances").paginate(**query):
+            self.calls += 1
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    def _unavailable(self, error: Exception) -> CloudError:
+        where = f"region {self.ec2.meta.region_name}, endpoint {self.ec2.meta.endpoint_url}"
+        if isinstance(error, ClientError):
+            code = error_code(error)
+            text = f"EC2 DescribeInstances failed ({where}): {code}: {error_message(error)}"
+            return CloudError(text, operation="DescribeInstances", code=code)
+        text = f"EC2 is unreachable ({where}): {error}"
+        return CloudError(text, operation="DescribeInstances", code=type(error).__name__)
+
+
 def describe_instances(clients: AwsClients, instance_ids: list[str]) -> dict[str, InstanceInfo]:
-    """Every id EC2 still knows, with its interruption notice if any. Filters rather than
-    InstanceIds, so one vanished id does not fail the whole batch."""
-    ids = list(dict.fromkeys(instance_ids))
-    raw: dict[str, dict[str, Any]] = {}
-    try:
-        paginator = clients.ec2.get_paginator("describe_instances")
-        for batch in chunks(ids, FILTER_BATCH):
-            for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": batch}]):
-                for reservation in page.get("Reservations", []):
-                    for instance in reservation.get("Instances", []):
-                        raw[instance["InstanceId"]] = instance
-    except ClientError as error:
-        raise as_cloud_error("DescribeInstances", error) from None
+    """Every id EC2 still knows, with its interruption notice if any."""
+    raw = InstanceDescriber(clients.ec2).describe(instance_ids)
     notices = {**_scheduled_events(clients, set(raw)), **_spot_notices(clients, raw)}
     return {instance_id: _info(instance, notices.get(instance_id)) for instance_id, instance in raw.items()}
 
@@ -71,7 +135,7 @@ def _spot_notices(clients: AwsClients, raw: dict[str, dict[str, Any]]) -> dict[s
     notices: dict[str, tuple[datetime, str]] = {}
     try:
         paginator = clients.ec2.get_paginator("describe_spot_instance_requests")
-        for batch in chunks(spot_ids, FILTER_BATCH):
+        for batch in chunks(spot_ids, FILTER_VALUES_LIMIT):
             for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": batch}]):
                 for spot_request in page.get("SpotInstanceRequests", []):
                     status = spot_request.get("Status", {})

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 
 from hostfactory.domain import utcnow
+from hostfactory.providers.aws.clients import AwsClients, CloudError, ec2_client
+from hostfactory.providers.aws.instances import describe_instances
+from hostfactory.providers.aws.sync import VANISHED_REASON, machines_sync
 from machines_app.domain import MachineStatus
-from machines_app.sync import VANISHED_REASON, CloudUnavailable, ec2_client, machines_sync
 from requests_app.domain import RequestStatus
 from tests.commands.ec2 import GONE_ID, REGION, CallLog, Throttle, describe, launch, mocked_ec2
 from tests.support import aggregates
@@ -178,7 +180,7 @@ def test_throttling_past_the_retries_is_an_error_and_nothing_is_written(storage,
     with mocked_ec2():
         ec2 = ec2_client(region=REGION, max_attempts=2)
         Throttle(ec2, times=10)
-        with pytest.raises(CloudUnavailable, match="RequestLimitExceeded"):
+        with pytest.raises(CloudError, match="RequestLimitExceeded"):
             machines_sync(repos=storage, ec2=ec2)
     assert snapshot(storage) == before
 
@@ -188,7 +190,7 @@ def test_unreachable_ec2_is_an_error_and_nothing_is_written(storage, fleet, monk
     before = snapshot(storage)
     monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", f"http://127.0.0.1:{free_port()}")
     ec2 = ec2_client(region=REGION, max_attempts=1)
-    with pytest.raises(CloudUnavailable, match=r"EC2 is unreachable \(region us-east-1, endpoint http://127\.0\.0\.1"):
+    with pytest.raises(CloudError, match=r"EC2 is unreachable \(region us-east-1, endpoint http://127\.0\.0\.1"):
         machines_sync(repos=storage, ec2=ec2)
     assert snapshot(storage) == before
 
@@ -247,3 +249,14 @@ def test_machines_that_are_not_ec2_instances_are_left_alone(storage, ec2):
     assert storage.machines.get_by_id("vm-on-premises-7").status == MachineStatus.RUNNING
     assert report.skipped == ["vm-on-premises-7: not an EC2 instance id"]
     assert report.calls == 0
+
+
+def test_the_one_describer_leaves_out_ids_ec2_does_not_know():
+    """The provisioner's describe_instances and sync share one DescribeInstances: an id that
+    is gone, or not an instance id at all, is left out instead of failing the batch."""
+    with mocked_ec2():
+        clients = AwsClients(region=REGION)
+        [live] = launch(clients.ec2, 1)
+        described = describe_instances(clients, [live, GONE_ID, "host-1.example", live])
+    assert list(described) == [live]
+    assert described[live].state == "running"

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from hostfactory.management.base import HostFactoryCommand, parse_positive
-from machines_app.sync import EC2_BATCH_LIMIT, ec2_client, machines_sync
+from hostfactory.providers.aws.clients import ec2_client
+from hostfactory.providers.aws.sync import EC2_BATCH_LIMIT, machines_sync
 
 
 class Command(HostFactoryCommand):

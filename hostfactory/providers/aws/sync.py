@@ -5,7 +5,8 @@ batches) and only then writes, so a cloud that cannot be reached changes nothing
 through ``machine_update_status`` (atomic, transition-checked, retried on version conflicts,
 never overwriting a concurrent change), which also reconciles the machines' requests; last,
 every active request is reconciled so the ones past their deadline time out. Safe to run from
-cron while the API serves traffic. A provisioner can call it with its own EC2 client.
+cron while the API serves traffic. A provisioner can call it with its own EC2 client. An EC2
+that cannot be asked is a CloudError, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -17,26 +18,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
 from hostfactory.domain import utcnow
-from hostfactory.errors import HostFactoryError, InvalidTransition, NotFound
+from hostfactory.errors import InvalidTransition, NotFound
 from hostfactory.fleet.capacity import capacity_sweep
 from hostfactory.fleet.machines import machine_update_status
 from hostfactory.fleet.progress import request_machines, request_progress, request_reconcile
+from hostfactory.providers.aws.instances import EC2_BATCH_LIMIT, InstanceDescriber
 from machines_app.domain import MACHINE_TRANSITIONS, Machine, MachineStatus
 from requests_app.domain import RequestStatus
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
 
-# DescribeInstances takes at most 1000 instance ids per call.
-EC2_BATCH_LIMIT = 1000
 # EC2 is eventually consistent: an instance launched a moment ago may not be described yet.
 NOT_FOUND_GRACE = timedelta(minutes=5)
 EC2_INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
-FILTER_VALUES_LIMIT = 200
-NOT_FOUND = "InvalidInstanceID.NotFound"
 VANISHED_REASON = "Instance no longer exists in EC2."
 # EC2 instance state name -> machine status (the first six machine statuses are EC2's own).
 EC2_STATES = {
@@ -50,21 +46,6 @@ EC2_STATES = {
         MachineStatus.TERMINATED,
     )
 }
-
-
-class CloudUnavailable(HostFactoryError):
-    """EC2 could not be asked (unreachable, refused, throttled past the retries, no credentials)."""
-
-    code = "cloud_unavailable"
-
-
-def ec2_client(*, region: str, max_attempts: int = 5) -> Any:
-    """A boto3 EC2 client with the provider's bounded, standard-mode retries (throttling and
-    connection errors are retried with backoff). The endpoint follows AWS_ENDPOINT_URL_EC2 /
-    AWS_ENDPOINT_URL."""
-    from hostfactory.providers.aws.clients import AwsClients
-
-    return AwsClients(region=region, max_attempts=max_attempts).ec2
 
 
 @dataclass(frozen=True)
@@ -91,7 +72,7 @@ class MachineChange:
             text += f" (via {', '.join(status.value for status in self.route)})"
         shown = {key: value for key, value in self.changes.items() if key != "status_reason"}
         if shown:
-            text += " " + " ".join(f"{key}={_plain(value)}" for key, value in shown.items())
+            text += " " + " ".join(f"{key}={_as_text(value)}" for key, value in shown.items())
         return text + (" [no longer in EC2]" if self.vanished else "")
 
 
@@ -270,61 +251,6 @@ def _projected_request_changes(
     return result
 
 
-class InstanceDescriber:
-    """``DescribeInstances`` over many ids: batches of at most 1000, every page followed.
-    Ids EC2 no longer knows are left out of the answer instead of failing the batch."""
-
-    def __init__(self, ec2: Any) -> None:
-        self.ec2 = ec2
-        self.calls = 0
-
-    def describe(self, instance_ids: list[str], *, batch_size: int = EC2_BATCH_LIMIT) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        try:
-            for start in range(0, len(instance_ids), batch_size):
-                found.update(self._describe_batch(instance_ids[start : start + batch_size]))
-        except NoCredentialsError as error:
-            raise CloudUnavailable(
-                "no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-                "or run with an instance role)"
-            ) from error
-        except (ClientError, BotoCoreError) as error:
-            raise self._unavailable(error) from error
-        return found
-
-    def _describe_batch(self, instance_ids: list[str]) -> dict[str, dict]:
-        try:
-            return self._collect(InstanceIds=instance_ids)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != NOT_FOUND:
-                raise
-            self.calls += 1  # the refused call counts too
-        # Some ids are gone, and EC2 may name only one of them: ask again by filter, which
-        # leaves unknown ids out instead of failing (at most 200 values per filter).
-        found: dict[str, dict] = {}
-        for start in range(0, len(instance_ids), FILTER_VALUES_LIMIT):
-            chunk = instance_ids[start : start + FILTER_VALUES_LIMIT]
-            found.update(self._collect(Filters=[{"Name": "instance-id", "Values": chunk}]))
-        return found
-
-    def _collect(self, **query: Any) -> dict[str, dict]:
-        found = {}
-        for page in self.ec2.get_paginator("describe_instances").paginate(**query):
-            self.calls += 1
-            for reservation in page.get("Reservations", []):
-                for instance in reservation.get("Instances", []):
-                    found[instance["InstanceId"]] = instance
-        return found
-
-    def _unavailable(self, error: Exception) -> CloudUnavailable:
-        where = f"region {self.ec2.meta.region_name}, endpoint {self.ec2.meta.endpoint_url}"
-        if isinstance(error, ClientError):
-            details = error.response.get("Error", {})
-            return CloudUnavailable(
-                f"EC2 DescribeInstances failed ({where}): {details.get('Code')}: {details.get('Message')}"
-            )
-        return CloudUnavailable(f"EC2 is unreachable ({where}): {error}")
-
-
-def _plain(value: Any) -> str:
+def _as_text(value: Any) -> str:
+    """A changed value as the report prints it."""
     return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -2,8 +2,10 @@
 
 The admin builds them as it builds a ModelForm (``Form(data, files, instance=obj)``), but there
 is no model to save: ``clean()`` builds the domain aggregate, so the domain's own validation
-(and its transition tables) decides what is valid, and its messages become form errors. The
-admin stores the built aggregate through the services in ``save_model``.
+(and its transition tables) decides what is valid, and its messages become form errors; then
+it stores the aggregate through the services. Like a ModelForm's unique check, only the store
+can tell whether an id is free or a version still current, and its conditional write is that
+check: a refused write is a form error, shown with the user's input, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
-from hostfactory.domain import Aggregate
-from hostfactory.errors import DomainValidationError, HostFactoryError, InvalidTransition, VersionConflict
+from hostfactory.domain import Aggregate, FieldRule, StatusMachine
+from hostfactory.errors import DomainValidationError, HostFactoryError, InvalidTransition, NotFound, VersionConflict
 
 
 def anchor_instance(model: type[models.Model], aggregate: Aggregate) -> models.Model:
@@ -84,9 +86,6 @@ class AggregateForm(forms.Form):
     """
 
     model: ClassVar[type[models.Model]]
-    # A write the repository refused after the form validated (set per request by the
-    # admin, which then shows the form again with this error).
-    refused: ClassVar[HostFactoryError | None] = None
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
@@ -102,9 +101,18 @@ class AggregateForm(forms.Form):
             initial = {**self.initial_from(self.current), "version": self.current.version, **(initial or {})}
         super().__init__(data, files, initial=initial, **kwargs)
         self.aggregate: Aggregate | None = None
+        self.stored: Aggregate | None = None
         self.stale = False
+        self.refused: HostFactoryError | None = None  # the write the services refused
 
     # -- per aggregate ----------------------------------------------------------------
+
+    def explain_moves(self, transitions: StatusMachine, none_left: str) -> None:
+        """The status field's help: the moves the transition table allows from the stored status."""
+        if self.current is not None:
+            moves = sorted(status.value for status in transitions.table[self.current.status])
+            allowed = ", ".join(moves) if moves else none_left
+            self.fields["status"].help_text = f"Moves allowed from {self.current.status.value}: {allowed}."
 
     def initial_from(self, aggregate: Aggregate) -> dict[str, Any]:
         """The form's values for a stored aggregate."""
@@ -114,13 +122,15 @@ class AggregateForm(forms.Form):
         """The aggregate the cleaned ``data`` describes; raises the domain's errors."""
         raise NotImplementedError
 
+    def store(self, aggregate: Aggregate) -> Aggregate:
+        """Create or update ``aggregate`` through its services; returns what was stored."""
+        raise NotImplementedError
+
     # -- validation -------------------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.refused is not None:
-            self.add_error(self.field_for(self.refused), str(self.refused))
-        elif self.current is not None and data.get("version") != self.current.version:
+        if self.current is not None and data.get("version") != self.current.version:
             # Also a missing or forged version: its hidden field's own error would not show.
             self.stale = data.get("version") is not None
             self.add_error(None, self.stale_message(data.get("version")))
@@ -128,6 +138,12 @@ class AggregateForm(forms.Form):
             try:
                 self.aggregate = self.build(data)
             except (DomainValidationError, InvalidTransition) as error:
+                self.add_error(self.field_for(error), str(error))
+                return data
+            try:
+                self.stored = self.store(self.aggregate)
+            except (DomainValidationError, InvalidTransition, VersionConflict, NotFound) as error:
+                self.refused = error
                 self.add_error(self.field_for(error), str(error))
         return data
 
@@ -154,9 +170,21 @@ class AggregateForm(forms.Form):
         return name if name in self.fields else None
 
     def save(self, commit: bool = False) -> models.Model:
-        """The admin's ``save_form`` calls this: an instance carrying the edited aggregate,
-        not stored yet (``save_model`` stores it through the services)."""
-        return anchor_instance(self.model, self.aggregate)
+        """The admin's ``save_form`` calls this: an instance carrying the stored aggregate."""
+        return anchor_instance(self.model, self.stored)
+
+
+def rule_choices(rule: FieldRule) -> list[tuple[str, str]]:
+    return [(choice, choice) for choice in rule.choices]
+
+
+def rule_form_field(rule: FieldRule, **kwargs: Any) -> forms.Field:
+    """The form field for a declared domain rule: a ChoiceField over its choices (with a
+    "(none)" choice when the field may be empty), else a CharField with its max length."""
+    if rule.choices:
+        none = [("", "(none)")] if rule.nullable else []
+        return forms.ChoiceField(choices=[*none, *rule_choices(rule)], **kwargs)
+    return forms.CharField(max_length=rule.max_length, **kwargs)
 
 
 def optional_text(value: str) -> str | None:
