@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from hostfactory.storage.config import StorageConfig
+from hostfactory.storage.credentials import use_profile
 from machines_app.repository import MachineRepository
 from machines_app.storage.dynamodb import DynamoMachineRepository
 from machines_app.storage.memory import MemoryMachineRepository
@@ -79,6 +80,7 @@ def _memory_repositories() -> Repositories:
 
 
 def _dynamodb_repositories(config: StorageConfig) -> Repositories:
+    use_profile(config)
     return Repositories(
         DynamoTemplateRepository(config), DynamoRequestRepository(config), DynamoMachineRepository(config)
     )

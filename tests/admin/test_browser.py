@@ -74,7 +74,8 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
-    expect(page.locator("#fleet-dashboard")).to_contain_text("Requests by status")
+    expect(page.locator("#fleet-dashboard")).to_contain_text("Active requests")
+    expect(page.locator("#fleet-dashboard")).to_contain_text("Capacity by template")
     expect(page.locator("#fleet-dashboard .fleet-requests tr.status-in_progress td")).to_have_text("1")
     page.screenshot(path=SCREENSHOTS / "index.png", full_page=True)
 
