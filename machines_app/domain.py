@@ -39,7 +39,12 @@ class MachineStatus(StrEnum):
 
 
 S = MachineStatus
-_EVERY = set(MachineStatus)
+# A final machine is gone for good: it never goes to unknown (EC2 forgetting a terminated
+# instance after an hour is not "unknown"), so an unknown machine was never terminated and may
+# go anywhere. terminated -> returned stays: a completed return marks its terminated machines
+# returned (requests_app.services._mark_returned); failed -> terminated/returned when its
+# instance is cleaned up or given back.
+FINAL_STATUSES = frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
 MACHINE_TRANSITIONS = StatusMachine(
     "machine",
     {
@@ -48,10 +53,10 @@ MACHINE_TRANSITIONS = StatusMachine(
         S.STOPPING: {S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
         S.STOPPED: {S.PENDING, S.RUNNING, S.SHUTTING_DOWN, S.TERMINATED, S.UNKNOWN},
         S.SHUTTING_DOWN: {S.TERMINATED, S.UNKNOWN},
-        S.TERMINATED: {S.RETURNED, S.UNKNOWN},
-        S.FAILED: {S.RETURNED, S.TERMINATED, S.UNKNOWN},
+        S.TERMINATED: {S.RETURNED},
+        S.FAILED: {S.RETURNED, S.TERMINATED},
         S.RETURNED: set(),
-        S.UNKNOWN: _EVERY - {S.UNKNOWN},
+        S.UNKNOWN: set(MachineStatus) - {S.UNKNOWN},
     },
 )
 
@@ -61,7 +66,7 @@ GONE_STATUSES = frozenset({S.STOPPING, S.STOPPED, S.SHUTTING_DOWN, S.TERMINATED,
 RETURN_DONE_STATUSES = frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
 # Terminated outside Host Factory: reported by getReturnRequests when no return holds it.
 LOST_STATUSES = frozenset({S.TERMINATED, S.STOPPED, S.FAILED})
-LIVE_STATUSES = frozenset(MachineStatus) - frozenset({S.TERMINATED, S.RETURNED, S.FAILED})
+LIVE_STATUSES = frozenset(MachineStatus) - FINAL_STATUSES
 
 
 class HFResult(StrEnum):
@@ -117,7 +122,8 @@ class Machine(Aggregate):
     def with_status(self, status: MachineStatus | str, reason: str | None = None) -> Machine:
         """A copy in ``status``; raises InvalidTransition for a move the table forbids."""
         target = parse_enum(MachineStatus, "status", status)
-        MACHINE_TRANSITIONS.check(self.machine_id, self.status, target)
+        changed = ["status_reason"] if reason is not None and reason != self.status_reason else []
+        MACHINE_TRANSITIONS.check(self.machine_id, self.status, target, changed)
         return self.replace(status=target, status_reason=self.status_reason if reason is None else reason)
 
     @property

@@ -133,13 +133,20 @@ class Request(Aggregate):
     def with_status(self, status: RequestStatus | str, now: datetime, message: str | None = None) -> Request:
         """A copy in ``status``; raises InvalidTransition for a move the table forbids."""
         target = parse_enum(RequestStatus, "status", status)
-        REQUEST_TRANSITIONS.check(self.request_id, self.status, target)
+        changed = ["message"] if message is not None and message != self.message else []
+        REQUEST_TRANSITIONS.check(self.request_id, self.status, target, changed)
         completed_at = self.completed_at
         if target in TERMINAL_STATUSES and completed_at is None:
             completed_at = now
         return self.replace(
             status=target, message=self.message if message is None else message, completed_at=completed_at
         )
+
+    def with_message(self, message: str) -> Request:
+        """A copy with ``message``; a finished request keeps its message (InvalidTransition)."""
+        changed = ["message"] if message != self.message else []
+        REQUEST_TRANSITIONS.check(self.request_id, self.status, self.status, changed)
+        return self.replace(message=message)
 
     def is_overdue(self, now: datetime) -> bool:
         return self.deadline is not None and now > self.deadline

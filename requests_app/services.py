@@ -153,7 +153,8 @@ def request_set_status(
     *, repos: Repositories, request_id: str, status: RequestStatus | str, message: str | None = None
 ) -> Request:
     """An operator's or tool's status change; the transition table is enforced."""
-    get_or_404(repos.requests, request_id)
+    # The domain's rules first (a finished request keeps its message); the write checks the move again.
+    get_or_404(repos.requests, request_id).with_status(status, utcnow(), message)
     repos.requests.update_status(request_id, status, message)
     return get_or_404(repos.requests, request_id)
 
@@ -167,7 +168,7 @@ def request_update_message(
 ) -> Request:
     current = get_or_404(repos.requests, request_id)
     return repos.requests.save(
-        current.replace(message=message, version=current.version if version is None else version)
+        current.with_message(message).replace(version=current.version if version is None else version)
     )
 
 

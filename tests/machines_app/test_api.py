@@ -130,6 +130,20 @@ def test_put_and_patch_carry_the_version(storage, operator, request_of_two):
     assert storage.machines.get_by_id(machine.machine_id).instance_type == "m5.large"
 
 
+def test_put_and_patch_refuse_read_only_fields(storage, operator, request_of_two):
+    (machine,) = launch(storage, request_of_two, count=1)
+    url = URL + machine.machine_id + "/"
+    ret = "ret-00000000-0000-4000-8000-000000000000"
+
+    for method in ("put", "patch"):
+        body = {"return_request_id": ret, "reclaim_at": "2026-01-01T00:00:00Z", "version": machine.version}
+        response = getattr(operator, method)(url, body, format="json")
+        assert response.status_code == 400, (method, response.content)
+        assert sorted(set(response.json()) - {"code"}) == ["reclaim_at", "return_request_id"]
+        assert "read-only" in response.json()["return_request_id"][0]
+    assert storage.machines.get_by_id(machine.machine_id) == machine
+
+
 def test_lookup_by_instance_ids(storage, operator, request_of_two):
     first, second = launch(storage, request_of_two)
     asked = [second.machine_id, "i-unknown", first.machine_id]

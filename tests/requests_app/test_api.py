@@ -112,6 +112,42 @@ def test_patch_changes_the_message_with_the_version_it_read(storage, operator):
     assert storage.requests.get_by_id(request.request_id).message == "Waiting for capacity."
 
 
+def test_patch_refuses_read_only_fields_instead_of_ignoring_them(storage, operator):
+    add_template(storage, "tpl")
+    request = add_acquire(storage, "tpl", count=1)
+    url = URL + request.request_id + "/"
+
+    for body in (
+        {"status": "cancelled", "version": request.version},
+        {"message": "x", "completed_at": "2026-01-01T00:00:00Z", "machine_count": 9, "version": request.version},
+    ):
+        response = operator.patch(url, body, format="json")
+        assert response.status_code == 400, response.content
+        refused = sorted(set(body) - {"message", "version"})
+        assert sorted(set(response.json()) - {"code"}) == refused
+        assert "writable fields: message, request_id, version" in response.json()[refused[0]][0]
+    assert storage.requests.get_by_id(request.request_id) == request  # nothing changed
+
+
+def test_a_finished_request_keeps_its_message(storage, operator):
+    add_template(storage, "tpl")
+    request = add_acquire(storage, "tpl", count=1)
+    url = URL + request.request_id + "/"
+    operator.post(url + "status/", {"status": "cancelled", "message": "Not needed."}, format="json")
+    finished = storage.requests.get_by_id(request.request_id)
+
+    rewritten = operator.post(url + "status/", {"status": "cancelled", "message": "Never asked."}, format="json")
+    assert rewritten.status_code == 409 and rewritten.json()["code"] == "invalid_transition"
+    assert "a final status" in rewritten.json()["detail"]
+    patched = operator.patch(url, {"message": "Never asked.", "version": finished.version}, format="json")
+    assert patched.status_code == 409 and "a final status" in patched.json()["detail"]
+    # Saying again what is already true changes nothing and is fine.
+    again = operator.post(url + "status/", {"status": "cancelled", "message": "Not needed."}, format="json")
+    assert again.status_code == 200 and again.json()["message"] == "Not needed."
+    assert operator.post(url + "status/", {"status": "cancelled"}, format="json").status_code == 200
+    assert storage.requests.get_by_id(request.request_id).message == "Not needed."
+
+
 def test_status_changes_follow_the_transition_table(storage, operator):
     add_template(storage, "tpl")
     request = add_acquire(storage, "tpl", count=1)
