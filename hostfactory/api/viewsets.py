@@ -120,12 +120,8 @@ class RepositoryViewSet(GenericViewSet):
         writable = {name for name, field in serializer_class().fields.items() if not field.read_only}
         refused = sorted(set(self.request.data) - writable)
         if refused:
-            raise ValidationError(
-                {
-                    name: [f"cannot be set here (read-only or unknown); writable fields: {', '.join(sorted(writable))}."]
-                    for name in refused
-                }
-            )
+            rule = f"cannot be set here (read-only or unknown); writable fields: {', '.join(sorted(writable))}."
+            raise ValidationError({name: [rule] for name in refused})
 
     def list_query(self, request: Request) -> ListQuery:
         """The validated query string; an unknown parameter is an error, not silently ignored."""
