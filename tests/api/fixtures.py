@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from hostfactory.groups import OPERATORS, PLUGINS, VIEWERS
+from hostfactory.groups import OPERATORS, PLUGINS, PROVISIONERS, VIEWERS
 from machines_app.domain import Machine
 from machines_app.services import REPORTED_FIELDS, machine_register, machine_update_status
 from requests_app.domain import Request
@@ -38,6 +38,11 @@ def operator(db) -> APIClient:
 @pytest.fixture
 def plugin(db) -> APIClient:
     return token_client("plugin", PLUGINS)
+
+
+@pytest.fixture
+def provisioner(db) -> APIClient:
+    return token_client("provisioner", PROVISIONERS)
 
 
 @pytest.fixture

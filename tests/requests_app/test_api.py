@@ -9,7 +9,7 @@ import pytest
 from hostfactory.domain import utcnow
 from requests_app.domain import RequestStatus
 from requests_app.services import request_create_return
-from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
+from tests.api.fixtures import OPERATORS, PLUGINS, PROVISIONERS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/requests/"
 
@@ -24,17 +24,23 @@ def plugin(db):
     return token_client("plugin", PLUGINS)
 
 
-def test_create_an_acquire_request(storage, plugin):
+@pytest.fixture
+def provisioner(db):
+    return token_client("provisioner", PROVISIONERS)
+
+
+def test_create_an_acquire_request(storage, operator):
     add_template(storage, "tpl", max_number=5)
 
-    response = plugin.post(URL, {"template_id": "tpl", "machine_count": 2}, format="json")
+    response = operator.post(URL, {"template_id": "tpl", "machine_count": 2}, format="json")
 
     assert response.status_code == 201
     data = response.json()
     assert data["request_id"].startswith("req-") and data["request_type"] == "acquire"
-    assert (data["status"], data["machine_count"], data["requested_by"], data["version"]) == ("pending", 2, "plugin", 1)
+    assert (data["status"], data["machine_count"], data["version"]) == ("pending", 2, 1)
+    assert data["requested_by"] == "operator"
     assert data["deadline"] > data["created_at"] and data["completed_at"] is None
-    assert plugin.get(URL + data["request_id"] + "/").json() == data
+    assert operator.get(URL + data["request_id"] + "/").json() == data
 
 
 CREATE_REFUSED = [
@@ -48,12 +54,12 @@ CREATE_REFUSED = [
 ]
 
 
-def test_create_refuses_bad_input_and_stores_nothing(storage, plugin, subtests):
+def test_create_refuses_bad_input_and_stores_nothing(storage, operator, subtests):
     add_template(storage, "tpl", max_number=5)
     add_template(storage, "off", enabled=False)
     for data, field, words in CREATE_REFUSED:
         with subtests.test(data=data):
-            response = plugin.post(URL, data, format="json")
+            response = operator.post(URL, data, format="json")
             assert response.status_code == 400 and response.json()["code"] == "invalid"
             assert words in " ".join(response.json()[field])
     assert storage.requests.get_all() == []
@@ -169,14 +175,19 @@ def test_status_changes_follow_the_transition_table(storage, operator):
     assert operator.post(URL + "not-a-request/status/", {"status": "failed"}, format="json").status_code == 404
 
 
-def test_cancelling_needs_the_cancel_permission(storage, operator, plugin):
+def test_only_operators_end_a_request_by_hand(storage, operator, plugin, provisioner):
     add_template(storage, "tpl")
     request = add_acquire(storage, "tpl", count=1)
     url = URL + request.request_id + "/status/"
 
-    refused = plugin.post(url, {"status": "cancelled"}, format="json")
-    assert refused.status_code == 403 and "requests_app.cancel_request" in refused.json()["detail"]
-    assert plugin.post(url, {"status": "in_progress"}, format="json").status_code == 200
+    for status in ("cancelled", "failed", "timeout", "complete", "partial"):
+        refused = provisioner.post(url, {"status": status}, format="json")
+        assert refused.status_code == 403, (status, refused.content)
+        assert "requests_app.cancel_request" in refused.json()["detail"] and status in refused.json()["detail"]
+        assert plugin.post(url, {"status": status}, format="json").status_code == 403
+    assert plugin.post(url, {"status": "in_progress"}, format="json").status_code == 403  # plugins only read
+    assert storage.requests.get_by_id(request.request_id).status == RequestStatus.PENDING
+    assert provisioner.post(url, {"status": "in_progress"}, format="json").status_code == 200
     assert operator.post(url, {"status": "cancelled"}, format="json").json()["status"] == "cancelled"
 
 
