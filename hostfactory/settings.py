@@ -116,6 +116,9 @@ HOSTFACTORY_STORAGE = {
 HOSTFACTORY_REQUEST_TIMEOUT = env.int("HOSTFACTORY_REQUEST_TIMEOUT", default=3600)
 HOSTFACTORY_SLOW_STORAGE_MS = env.int("HOSTFACTORY_SLOW_STORAGE_MS", default=200)
 HOSTFACTORY_PROVIDER = env.str("HOSTFACTORY_PROVIDER", default="none")
+# Seconds GET /api/v1/health/ waits for each of its checks (storage, database) before it
+# answers 503 naming the one that hung (docs/security.md "Health").
+HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT", default=2.0)
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
 # Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when

@@ -72,12 +72,17 @@ def test_storage_unavailable_is_a_503(settings, operator):
         assert response.status_code == 503
         assert response.json()["code"] == "storage_unavailable"
         assert "create_dynamodb_tables" in response.json()["detail"]
-    assert health.status_code == 503 and health.json() == {"status": "unavailable", "storage": "dynamodb"}
+    assert health.status_code == 503 and health.json() == {
+        "status": "unavailable",
+        "storage": "dynamodb",
+        "checks": {"storage": "unavailable", "database": "ok"},
+    }
 
 
 def test_health_needs_no_authentication(storage, anonymous):
     ok = anonymous.get("/api/v1/health/")
     kind = "dynamodb" if storage.templates.__class__.__name__.startswith("Dynamo") else "memory"
-    assert ok.status_code == 200 and ok.json() == {"status": "ok", "storage": kind}
+    assert ok.status_code == 200
+    assert ok.json() == {"status": "ok", "storage": kind, "checks": {"storage": "ok", "database": "ok"}}
     anonymous.credentials(HTTP_AUTHORIZATION="Token wrong")
     assert anonymous.get("/api/v1/health/").status_code == 200

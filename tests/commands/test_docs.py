@@ -192,7 +192,10 @@ def test_make_run_on_a_fresh_copy_serves_what_the_quick_start_promises(tmp_path)
         for url in ("/admin/", "/api/v1/", "/api/docs/", "/api/v1/health/"):
             assert f"http://127.0.0.1:{port}{url}" in server.text
 
-        assert get_json(f"{server.url}/api/v1/health/") == (200, {"status": "ok", "storage": "memory"})
+        assert get_json(f"{server.url}/api/v1/health/") == (
+            200,
+            {"status": "ok", "storage": "memory", "checks": {"storage": "ok", "database": "ok"}},
+        )
         status, page = get_json(f"{server.url}/api/v1/templates/", token)
         assert status == 200
         samples = {t["templateId"] for t in json.loads(SAMPLE_TEMPLATES.read_text())["templates"]}
