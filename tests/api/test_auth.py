@@ -127,7 +127,7 @@ def test_session_authentication_enforces_csrf(storage, db):
     operator = get_user_model().objects.create_user("browser-operator", password="a-long-passphrase-42")
     operator.groups.add(Group.objects.get(name=OPERATORS))
     browser = APIClient(enforce_csrf_checks=True)
-    assert browser.login(username="browser-operator", password="a-long-passphrase-42")
+    browser.force_login(operator)
 
     assert browser.get("/api/v1/templates/").status_code == 200
     forged = browser.post("/api/v1/requests/", {"template_id": "tpl", "machine_count": 1}, format="json")
