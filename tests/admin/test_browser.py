@@ -28,6 +28,12 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-screenshots"
 PASSWORD = "browser-test-password"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.parametrize("backend_settings", ["memory"], indirect=True),
+]
 
 
 def browser_missing(reason: str) -> None:
@@ -75,10 +81,6 @@ def browser_user(transactional_db, django_user_model):
     return django_user_model.objects.create_superuser("operator", "ops@example.com", PASSWORD)
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, browser_user, chromium_page):
     from playwright.sync_api import expect
 
@@ -132,10 +134,6 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     assert page.csp_violations == [], page.csp_violations  # the whole session ran under the Content-Security-Policy
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 def test_the_api_docs_render_under_the_content_security_policy(storage, live_server, browser_user, chromium_page):
     from playwright.sync_api import expect
 
@@ -151,10 +149,6 @@ def test_the_api_docs_render_under_the_content_security_policy(storage, live_ser
     assert page.csp_violations == [], page.csp_violations
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 def test_ten_wrong_passwords_lock_the_login_in_the_browser(storage, live_server, browser_user, chromium_page):
     from playwright.sync_api import expect
 
