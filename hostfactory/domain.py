@@ -8,12 +8,12 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from hostfactory.errors import DomainValidationError, InvalidTransition
+from hostfactory.errors import DomainValidationError, FinalStatusChange, InvalidTransition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,8 @@ def parse_enum(enum: type[StrEnum], field: str, value: Any) -> StrEnum:
 
 
 class StatusMachine:
-    """A transition table. A status to itself is always an allowed no-op."""
+    """A transition table. A status to itself is an allowed no-op; in a final status (one with
+    no move out) it stays a no-op only if nothing else changes either."""
 
     def __init__(self, kind: str, table: dict[StrEnum, set[StrEnum]]):
         self.kind = kind
@@ -124,14 +125,24 @@ class StatusMachine:
     def allowed(self, current: StrEnum) -> set[StrEnum]:
         return {current, *self.table[current]}
 
-    def sources(self, target: StrEnum) -> set[StrEnum]:
-        """Every status from which ``target`` may be reached (used for atomic updates)."""
-        return {status for status in self.table if target in self.allowed(status)}
+    def is_final(self, status: StrEnum) -> bool:
+        return not self.table[status]
 
-    def check(self, entity_id: str, current: StrEnum, target: StrEnum) -> None:
+    def sources(self, target: StrEnum, changing: bool = False) -> set[StrEnum]:
+        """Every status from which ``target`` may be reached (used for atomic updates);
+        ``changing``: the move also changes other fields, so a final ``target`` is not its own source."""
+        sources = {status for status in self.table if target in self.allowed(status)}
+        return sources - {target} if changing and self.is_final(target) else sources
+
+    def check(self, entity_id: str, current: StrEnum, target: StrEnum, changed: Iterable[str] = ()) -> None:
+        """Raise InvalidTransition for a move the table forbids, or for ``changed`` fields of an
+        aggregate that stays in a final status."""
         if target not in self.allowed(current):
             moves = {status.value for status in self.table[current]}
             raise InvalidTransition(self.kind, entity_id, current.value, target.value, moves)
+        changed = list(changed)
+        if target == current and changed and self.is_final(current):
+            raise FinalStatusChange(self.kind, entity_id, current.value, changed)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,20 @@ class InvalidTransition(HostFactoryError):
         )
 
 
+class FinalStatusChange(InvalidTransition):
+    """A change to an aggregate in a final status (no move out of it): it stays as it is. An
+    InvalidTransition, so every caller that refuses a bad move refuses this too (HTTP 409)."""
+
+    def __init__(self, kind: str, entity_id: str, status: str, fields):
+        self.current = self.target = status
+        self.allowed = []
+        HostFactoryError.__init__(
+            self,
+            f"{kind} {entity_id} is {status!r}, a final status: nothing of it changes any more "
+            f"(refused change of {', '.join(fields)}); only a move that changes nothing is allowed",
+        )
+
+
 class StorageError(HostFactoryError):
     """Base of the repository errors."""
 

@@ -3,6 +3,7 @@
 Every setting and its default is listed in the README; ``.env.example`` shows them all.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "hostfactory.apps.HostFactoryConfig",
     "templates_app",
     "requests_app",
@@ -48,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "hostfactory.urls"
@@ -80,6 +84,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# -- Content-Security-Policy on every response (django-csp; docs/security.md "Headers") -------
+# Only this site's own files: no inline script or style, no eval, no framing. The admin and
+# the Swagger UI (/api/docs/, drf-spectacular-sidecar, the split view) run under it as they are.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# -- Brute force (docs/security.md "Brute force") -------------------------------------------
+# Admin logins: django-axes counts failures per user name and, separately, per client address
+# (REMOTE_ADDR: behind a proxy, set AXES_IPWARE_* or AXES_CLIENT_IP_CALLABLE); after
+# HOSTFACTORY_LOGIN_FAILURE_LIMIT failures within the cool-off, logins are refused (429) until
+# the cool-off has passed since the last failure. Lockouts are logged at WARNING by "axes".
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("HOSTFACTORY_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("HOSTFACTORY_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/hostfactory/locked_out.html"
+# API: more failed token authentications than this from one client address within a minute
+# are answered 429 with Retry-After (hostfactory/api/authentication.py); a valid token is never
+# refused. Counted in Django's cache: per process with the default local-memory cache.
+HOSTFACTORY_AUTH_FAILURES_PER_MINUTE = env.int("HOSTFACTORY_AUTH_FAILURES_PER_MINUTE", default=30)
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -116,6 +158,9 @@ HOSTFACTORY_STORAGE = {
 HOSTFACTORY_REQUEST_TIMEOUT = env.int("HOSTFACTORY_REQUEST_TIMEOUT", default=3600)
 HOSTFACTORY_SLOW_STORAGE_MS = env.int("HOSTFACTORY_SLOW_STORAGE_MS", default=200)
 HOSTFACTORY_PROVIDER = env.str("HOSTFACTORY_PROVIDER", default="none")
+# Seconds GET /api/v1/health/ waits for each of its checks (storage, database) before it
+# answers 503 naming the one that hung (docs/security.md "Health").
+HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT", default=2.0)
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
 # Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when
@@ -130,7 +175,7 @@ HOSTFACTORY_AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
 REST_FRAMEWORK = {
     # Token first, so an anonymous call is a 401 (with WWW-Authenticate), not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "hostfactory.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -139,6 +184,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "hostfactory.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,
+    # The client address is REMOTE_ADDR (X-Forwarded-For is trusted only past this many proxies).
+    "NUM_PROXIES": env.int("HOSTFACTORY_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Host Factory service API",
@@ -164,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "TemplatePriceTypeEnum": "templates_app.domain.PRICE_TYPES",
         "MachinePriceTypeEnum": "machines_app.domain.MACHINE_PRICE_TYPES",
         "HostFactoryRequestStatusEnum": ["running", "complete", "complete_with_error"],
+        "HealthCheckStateEnum": "hostfactory.api.health.CHECK_STATES",
     },
 }
 
@@ -192,6 +240,7 @@ LOGGING = {
     "loggers": {
         "botocore": {"level": "WARNING"},
         "pynamodb": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts are warnings; its start-up banner is not needed
     },
 }
 

@@ -59,7 +59,12 @@ MACHINE_FIELDS = {
     "instance_type": FieldRule(max_length=64, nullable=True),
     "price_type": FieldRule(choices=MACHINE_PRICE_TYPES, nullable=True),
 }
-_EVERY = set(MachineStatus)
+# A final machine is gone for good: it never goes to unknown (EC2 forgetting a terminated
+# instance after an hour is not "unknown"), so an unknown machine was never terminated and may
+# go anywhere. terminated -> returned stays: a completed return marks its terminated machines
+# returned (hostfactory.fleet.progress.request_ended); failed -> terminated/returned when its
+# instance is cleaned up or given back.
+FINAL_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED})
 MACHINE_TRANSITIONS = StatusMachine(
     "machine",
     {
@@ -90,10 +95,10 @@ MACHINE_TRANSITIONS = StatusMachine(
             MachineStatus.UNKNOWN,
         },
         MachineStatus.SHUTTING_DOWN: {MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
-        MachineStatus.TERMINATED: {MachineStatus.RETURNED, MachineStatus.UNKNOWN},
-        MachineStatus.FAILED: {MachineStatus.RETURNED, MachineStatus.TERMINATED, MachineStatus.UNKNOWN},
+        MachineStatus.TERMINATED: {MachineStatus.RETURNED},
+        MachineStatus.FAILED: {MachineStatus.RETURNED, MachineStatus.TERMINATED},
         MachineStatus.RETURNED: set(),
-        MachineStatus.UNKNOWN: _EVERY - {MachineStatus.UNKNOWN},
+        MachineStatus.UNKNOWN: set(MachineStatus) - {MachineStatus.UNKNOWN},
     },
 )
 
@@ -112,9 +117,7 @@ GONE_STATUSES = frozenset(
 RETURN_DONE_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED})
 # Terminated outside Host Factory: reported by getReturnRequests when no return holds it.
 LOST_STATUSES = frozenset({MachineStatus.TERMINATED, MachineStatus.STOPPED, MachineStatus.FAILED})
-LIVE_STATUSES = frozenset(MachineStatus) - frozenset(
-    {MachineStatus.TERMINATED, MachineStatus.RETURNED, MachineStatus.FAILED}
-)
+LIVE_STATUSES = frozenset(MachineStatus) - FINAL_STATUSES
 
 
 class HFResult(StrEnum):
@@ -173,7 +176,8 @@ class Machine(Aggregate):
     def with_status(self, status: MachineStatus | str, reason: str | None = None) -> Machine:
         """A copy in ``status``; raises InvalidTransition for a move the table forbids."""
         target = parse_enum(MachineStatus, "status", status)
-        MACHINE_TRANSITIONS.check(self.machine_id, self.status, target)
+        changed = ["status_reason"] if reason is not None and reason != self.status_reason else []
+        MACHINE_TRANSITIONS.check(self.machine_id, self.status, target, changed)
         return self.replace(status=target, status_reason=self.status_reason if reason is None else reason)
 
     @property

@@ -164,7 +164,8 @@ class Request(Aggregate):
     def with_status(self, status: RequestStatus | str, now: datetime, message: str | None = None) -> Request:
         """A copy in ``status``; raises InvalidTransition for a move the table forbids."""
         target = parse_enum(RequestStatus, "status", status)
-        REQUEST_TRANSITIONS.check(self.request_id, self.status, target)
+        changed = ["message"] if message is not None and message != self.message else []
+        REQUEST_TRANSITIONS.check(self.request_id, self.status, target, changed)
         completed_at = self.completed_at
         if target in TERMINAL_STATUSES and completed_at is None:
             completed_at = now
@@ -178,6 +179,12 @@ class Request(Aggregate):
         if self.request_type != RequestType.ACQUIRE or self.is_terminal:
             return 0
         return max(0, self.machine_count - len(self.machine_ids))
+
+    def with_message(self, message: str) -> Request:
+        """A copy with ``message``; a finished request keeps its message (InvalidTransition)."""
+        changed = ["message"] if message != self.message else []
+        REQUEST_TRANSITIONS.check(self.request_id, self.status, self.status, changed)
+        return self.replace(message=message)
 
     def is_overdue(self, now: datetime) -> bool:
         return self.deadline is not None and now > self.deadline

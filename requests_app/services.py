@@ -18,7 +18,7 @@ def request_update_message(
 ) -> Request:
     current = get_or_404(repos.requests, request_id)
     return repos.requests.save(
-        current.replace(message=message, version=current.version if version is None else version)
+        current.with_message(message).replace(version=current.version if version is None else version)
     )
 
 

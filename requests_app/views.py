@@ -13,7 +13,7 @@ from hostfactory.fleet.progress import request_machines
 from hostfactory.fleet.requests import request_create_acquire, request_set_status
 from machines_app.serializers import MachineSerializer
 from requests_app import models
-from requests_app.domain import REQUEST_ID_RE, RequestStatus
+from requests_app.domain import REQUEST_ID_RE, TERMINAL_STATUSES
 from requests_app.serializers import (
     RequestCreateSerializer,
     RequestFilterSerializer,
@@ -23,7 +23,9 @@ from requests_app.serializers import (
 )
 from requests_app.services import request_delete, request_update_message
 
-CANCEL_PERMISSION = "requests_app.cancel_request"
+# Ending a request by hand (cancelled, or any other final status) is an operator's decision:
+# a plugin or provisioner that could set "failed" could cancel by another name.
+END_PERMISSION = "requests_app.cancel_request"
 
 
 @extend_schema_view(
@@ -77,8 +79,11 @@ class RequestViewSet(RepositoryViewSet):
     def status(self, request: Request, **kwargs) -> Response:
         current = self.get_object()
         data = self.validated(RequestStatusSerializer)
-        if data["status"] == RequestStatus.CANCELLED and not request.user.has_perm(CANCEL_PERMISSION):
-            raise PermissionDenied(f"cancelling a request needs the permission {CANCEL_PERMISSION}.")
+        if data["status"] in TERMINAL_STATUSES and not request.user.has_perm(END_PERMISSION):
+            raise PermissionDenied(
+                f"ending a request by hand (status {data['status']}) needs the permission {END_PERMISSION} "
+                "(operators); a request ends by itself when its machines do."
+            )
         changed = request_set_status(
             repos=self.repos, request_id=current.request_id, status=data["status"], message=data.get("message")
         )

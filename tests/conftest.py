@@ -131,3 +131,13 @@ def storage(backend_settings, settings):
     reset_repositories()
     yield get_repositories()
     reset_repositories()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Django's cache holds the failed-authentication counts per client address: each test
+    starts with none, so one test's bad tokens never throttle the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

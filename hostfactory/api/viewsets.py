@@ -96,7 +96,8 @@ class RepositoryViewSet(GenericViewSet):
         return dict(serializer.validated_data)
 
     def validated_update(self, serializer_class: type[serializers.Serializer], current: Aggregate, *, partial: bool):
-        """A PUT/PATCH body: ``version`` required, the id fields unchanged if repeated."""
+        """A PUT/PATCH body: only writable fields, ``version`` required, the id fields unchanged if repeated."""
+        self.refuse_fields_not_writable(serializer_class)
         data = self.validated(serializer_class, partial=partial)
         if "version" not in data:
             raise ValidationError({"version": ["This field is required: send the version you read."]})
@@ -110,6 +111,17 @@ class RepositoryViewSet(GenericViewSet):
                 f"version is {current.version}; reload it and apply your change again"
             )
         return data
+
+    def refuse_fields_not_writable(self, serializer_class: type[serializers.Serializer]) -> None:
+        """DRF drops read-only and unknown fields silently; a client that sends ``status`` in a
+        PATCH believes it changed the status, so such a body is a 400 naming those fields."""
+        if not isinstance(self.request.data, dict):
+            return  # the serializer answers "expected an object"
+        writable = {name for name, field in serializer_class().fields.items() if not field.read_only}
+        refused = sorted(set(self.request.data) - writable)
+        if refused:
+            rule = f"cannot be set here (read-only or unknown); writable fields: {', '.join(sorted(writable))}."
+            raise ValidationError({name: [rule] for name in refused})
 
     def list_query(self, request: Request) -> ListQuery:
         """The validated query string; an unknown parameter is an error, not silently ignored."""

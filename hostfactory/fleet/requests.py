@@ -109,7 +109,10 @@ def request_set_status(
     """An operator's or tool's status change; the transition table is enforced, and a request
     it ends gives back its capacity (or its hosts) at once."""
     current = get_or_404(repos.requests, request_id)
-    return request_move(repos=repos, request=current, status=status, message=message)
+    wanted = current.with_status(status, utcnow(), message)  # the table, and a final request's rule
+    if wanted.status == current.status and wanted.message == current.message:
+        return current  # the allowed no-op
+    return request_move(repos=repos, request=current, status=wanted.status, message=message)
 
 
 def request_cancel(*, repos: Repositories, request_id: str, message: str = "Cancelled by an operator.") -> Request:

@@ -81,17 +81,23 @@ def _describe(args: tuple) -> str:
     return text if len(text) < 200 else text[:197] + "..."
 
 
-def encode_cursor(position: Any, conditions: tuple[Condition, ...]) -> str:
-    return signing.dumps({"p": position, "f": _fingerprint(conditions)}, salt=CURSOR_SALT, compress=True)
+def encode_cursor(position: Any, conditions: tuple[Condition, ...], aggregate: str) -> str:
+    """Signed with a salt per aggregate, so a cursor is refused by every other resource."""
+    return signing.dumps(
+        {"p": position, "f": _fingerprint(conditions)}, salt=f"{CURSOR_SALT}.{aggregate}", compress=True
+    )
 
 
-def decode_cursor(cursor: str | None, conditions: tuple[Condition, ...]) -> Any:
+def decode_cursor(cursor: str | None, conditions: tuple[Condition, ...], aggregate: str) -> Any:
     if cursor is None:
         return None
     try:
-        data = signing.loads(cursor, salt=CURSOR_SALT)
+        data = signing.loads(cursor, salt=f"{CURSOR_SALT}.{aggregate}")
     except (signing.BadSignature, TypeError, ValueError):
-        raise InvalidCursor("cursor: not a cursor this service issued (it is opaque; pass it back unchanged)") from None
+        raise InvalidCursor(
+            f"cursor: not a cursor this service issued for the {aggregate} list (it is opaque; pass back "
+            "unchanged the next link of this same list)"
+        ) from None
     if not isinstance(data, dict) or data.get("f") != _fingerprint(conditions):
         raise InvalidCursor("cursor: issued for other filters; start again without a cursor")
     return data.get("p")
@@ -145,10 +151,10 @@ class Repository(ABC, Generic[T]):
         conditions = self.filter_spec.parse(filters)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidFilter(f"limit: must be an integer 1..{MAX_PAGE_SIZE}, got {limit!r}")
-        start = decode_cursor(cursor, conditions)
+        start = decode_cursor(cursor, conditions, self.aggregate)
         rows = list(islice(self._iter(conditions, start, page_size=limit + 1), limit + 1))
         items = [entity for entity, _ in rows[:limit]]
-        next_cursor = encode_cursor(rows[limit - 1][1], conditions) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1][1], conditions, self.aggregate) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
 
     @logged
@@ -192,7 +198,9 @@ class Repository(ABC, Generic[T]):
         """One atomic, transition-checked status change: ``(before, after)``, or None when the
         id does not exist. Raises InvalidTransition for a move the table forbids."""
         target = self._parse_status(status)
-        sources = self.status_machine.sources(target)
+        # A final status is its own source only for a move that changes nothing else.
+        changed = [key for key in changes if key != "updated_at"]
+        sources = self.status_machine.sources(target, changing=bool(changed))
         if not isinstance(entity_id, str) or not entity_id:
             return None
         for _attempt in range(3):
@@ -204,7 +212,7 @@ class Repository(ABC, Generic[T]):
                 return None
             # Raises with the refused move; when the move is allowed the status changed
             # under us between the conditional write and the read, so try again.
-            self.status_machine.check(entity_id, current.status, target)
+            self.status_machine.check(entity_id, current.status, target, changed)
         raise VersionConflict(f"{self.aggregate} {entity_id}: status kept changing; try again")
 
     def _parse_status(self, status: Any) -> StrEnum:

@@ -28,6 +28,12 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-screenshots"
 PASSWORD = "browser-test-password"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.parametrize("backend_settings", ["memory"], indirect=True),
+]
 
 
 def browser_missing(reason: str) -> None:
@@ -48,8 +54,24 @@ def chromium_page():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.set_default_timeout(15_000)
+        # What the Content-Security-Policy refused (Chromium reports each refusal on the console).
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text
+                and page.csp_violations.append(f"{page.url}: {message.text} at {message.location}")
+            ),
+        )
         yield page
         browser.close()
+
+
+def log_in(page, url: str, username: str = "operator", password: str = PASSWORD) -> None:
+    page.goto(url + "/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
 
 
 @pytest.fixture
@@ -59,10 +81,6 @@ def browser_user(transactional_db, django_user_model):
     return django_user_model.objects.create_superuser("operator", "ops@example.com", PASSWORD)
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, browser_user, chromium_page):
     from playwright.sync_api import expect
 
@@ -70,10 +88,7 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page = chromium_page
 
     # Log in through the admin's own login page.
-    page.goto(live_server.url + "/admin/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, live_server.url)
     expect(page.locator("#fleet-dashboard")).to_contain_text("Active requests")
     expect(page.locator("#fleet-dashboard")).to_contain_text("Capacity by template")
     expect(page.locator("#fleet-dashboard .fleet-requests tr.status-in_progress td")).to_have_text("1")
@@ -117,3 +132,31 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page.screenshot(path=SCREENSHOTS / "request-change.png", full_page=True)
     assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.PARTIAL
     assert re.search(r"/admin/requests_app/request/req-[0-9a-f-]+/change/", page.url)
+    assert page.csp_violations == [], page.csp_violations  # the whole session ran under the Content-Security-Policy
+
+
+def test_the_api_docs_render_under_the_content_security_policy(storage, live_server, browser_user, chromium_page):
+    from playwright.sync_api import expect
+
+    page = chromium_page
+    log_in(page, live_server.url)
+    expect(page.locator("#fleet-dashboard")).to_be_visible()
+    response = page.goto(live_server.url + "/api/docs/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    # Swagger UI ran its scripts (served as files), fetched the schema and drew the operations.
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/hostfactory/getRequestStatus")).to_be_visible()
+    assert page.locator(".opblock").count() > 20
+    assert page.csp_violations == [], page.csp_violations
+
+
+def test_ten_wrong_passwords_lock_the_login_in_the_browser(storage, live_server, browser_user, chromium_page):
+    from playwright.sync_api import expect
+
+    page = chromium_page
+    for _ in range(10):
+        log_in(page, live_server.url, password="wrong")
+    expect(page.locator("#content-main")).to_contain_text("Too many failed logins")
+    log_in(page, live_server.url)  # the right password, too late
+    expect(page.locator("#content-main")).to_contain_text("Too many failed logins")
+    assert page.csp_violations == [], page.csp_violations

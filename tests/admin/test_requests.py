@@ -76,13 +76,22 @@ def test_a_status_move_the_rules_forbid_is_a_form_error(fleet, operator_client):
 
 
 def test_message_only_change_and_a_stale_one(fleet, operator_client):
-    url = admin_url("request", "change", fleet.finished.request_id)
+    url = admin_url("request", "change", fleet.active.request_id)
     page = operator_client.get(url)
     assert operator_client.post(url, submitted(page, message="All good.")).status_code == 302
-    assert fleet.repos.requests.get_by_id(fleet.finished.request_id).message == "All good."
-    stale = operator_client.post(url, submitted(page, message="From an old page."))  # still version 1
+    assert fleet.repos.requests.get_by_id(fleet.active.request_id).message == "All good."
+    stale = operator_client.post(url, submitted(page, message="From an old page."))  # still the old version
     assert stale.status_code == 200 and "changed by someone else" in form_errors(stale)["__all__"][0]
-    assert fleet.repos.requests.get_by_id(fleet.finished.request_id).message == "All good."
+    assert fleet.repos.requests.get_by_id(fleet.active.request_id).message == "All good."
+
+
+def test_a_finished_request_keeps_its_message(fleet, operator_client):
+    url = admin_url("request", "change", fleet.finished.request_id)
+    refused = operator_client.post(url, submitted(operator_client.get(url), message="Rewritten."))
+    assert refused.status_code == 200
+    assert "'complete', a final status" in str(form_errors(refused))
+    assert fleet.repos.requests.get_by_id(fleet.finished.request_id) == fleet.finished
+    assert log_entries(RequestAnchor, fleet.finished.request_id) == []
 
 
 def test_cancel_action(fleet, operator_client, operator):

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from hostfactory.fleet.machines import REPORTED_FIELDS, machine_register, machine_update_status
 from hostfactory.fleet.requests import request_create_acquire
-from hostfactory.groups import OPERATORS, PLUGINS, VIEWERS
+from hostfactory.groups import OPERATORS, PLUGINS, PROVISIONERS, VIEWERS
 from machines_app.domain import Machine
 from requests_app.domain import Request
 from templates_app.domain import Template
@@ -38,6 +38,11 @@ def operator(db) -> APIClient:
 @pytest.fixture
 def plugin(db) -> APIClient:
     return token_client("plugin", PLUGINS)
+
+
+@pytest.fixture
+def provisioner(db) -> APIClient:
+    return token_client("provisioner", PROVISIONERS)
 
 
 @pytest.fixture

@@ -75,10 +75,11 @@ def status_codes(client, calls) -> list[int]:
     return [getattr(client, method)(path, data, format="json").status_code for method, path, data in calls]
 
 
-def test_each_group_may_do_what_its_permissions_say(storage, operator, plugin, viewer):
+def test_each_group_may_do_what_its_permissions_say(storage, operator, plugin, provisioner, viewer):
     add_template(storage, "tpl", max_number=-1)
     request = add_acquire(storage, "tpl", count=1)
     (machine,) = launch(storage, request)
+    waiting = add_acquire(storage, "tpl", count=1)
     reads = [
         ("get", "/api/v1/templates/tpl/", None),
         ("post", "/api/v1/templates/search/", {"attributes": {}}),
@@ -86,22 +87,31 @@ def test_each_group_may_do_what_its_permissions_say(storage, operator, plugin, v
         ("get", f"/api/v1/requests/{request.request_id}/machines/", None),
         ("post", "/api/v1/machines/lookup/", {"instance_ids": [machine.machine_id]}),
     ]
-    assert status_codes(viewer, reads) == [200] * 5
-    assert status_codes(plugin, reads) == [200] * 5
+    for client in (viewer, plugin, provisioner, operator):
+        assert status_codes(client, reads) == [200] * 5, client.user.username
 
+    hostfactory = [("post", "/api/v1/hostfactory/getAvailableTemplates", {})]
+    assert [status_codes(c, hostfactory) for c in (viewer, plugin, provisioner)] == [[403], [200], [403]]
+
+    new_machine = {"machine_id": "i-new", "request_id": waiting.request_id, "template_id": "tpl"}
     writes = [
         ("post", "/api/v1/templates/", {"template_id": "new"}),
         ("patch", "/api/v1/templates/tpl/", {"version": 1}),
         ("delete", "/api/v1/templates/tpl/", None),
         ("post", "/api/v1/requests/", {"template_id": "tpl", "machine_count": 1}),
-        ("post", f"/api/v1/requests/{request.request_id}/status/", {"status": "complete"}),
+        ("post", f"/api/v1/requests/{waiting.request_id}/status/", {"status": "failed"}),
+        ("post", f"/api/v1/requests/{waiting.request_id}/status/", {"status": "in_progress"}),
+        ("post", "/api/v1/machines/", new_machine),
         ("post", f"/api/v1/machines/{machine.machine_id}/status/", {"status": "running"}),
         ("delete", f"/api/v1/machines/{machine.machine_id}/", None),
     ]
-    assert status_codes(viewer, writes) == [403] * 7
-    # Plugins ask for hosts and report them; they never edit or delete templates, or delete machines.
-    assert status_codes(plugin, writes) == [403, 403, 403, 201, 200, 200, 403]
+    assert status_codes(viewer, writes) == [403] * 9
+    # Plugins ask for hosts through the Host Factory operations only; over REST they read.
+    assert status_codes(plugin, writes) == [403] * 9
+    # Provisioners register and report machines and move requests, but never end one by hand.
+    assert status_codes(provisioner, writes) == [403, 403, 403, 403, 403, 200, 201, 200, 403]
     assert storage.templates.exists("tpl") and storage.machines.exists(machine.machine_id)
+    assert storage.requests.get_by_id(waiting.request_id).status == "in_progress"
     assert status_codes(operator, writes[:1] + writes[-1:]) == [400, 204]
     assert viewer.delete("/api/v1/templates/tpl/").json()["code"] == "permission_denied"
 
@@ -117,7 +127,7 @@ def test_session_authentication_enforces_csrf(storage, db):
     operator = get_user_model().objects.create_user("browser-operator", password="a-long-passphrase-42")
     operator.groups.add(Group.objects.get(name=OPERATORS))
     browser = APIClient(enforce_csrf_checks=True)
-    assert browser.login(username="browser-operator", password="a-long-passphrase-42")
+    browser.force_login(operator)
 
     assert browser.get("/api/v1/templates/").status_code == 200
     forged = browser.post("/api/v1/requests/", {"template_id": "tpl", "machine_count": 1}, format="json")

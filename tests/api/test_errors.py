@@ -77,12 +77,19 @@ def test_storage_unavailable_is_a_503(settings, operator):
         "status": "unavailable",
         "storage": "dynamodb",
         "version": __version__,
+        "checks": {"storage": "unavailable", "database": "ok"},
     }
 
 
 def test_health_needs_no_authentication(storage, anonymous):
     ok = anonymous.get("/api/v1/health/")
     kind = "dynamodb" if storage.templates.__class__.__name__.startswith("Dynamo") else "memory"
-    assert ok.status_code == 200 and ok.json() == {"status": "ok", "storage": kind, "version": __version__}
+    assert ok.status_code == 200
+    assert ok.json() == {
+        "status": "ok",
+        "storage": kind,
+        "version": __version__,
+        "checks": {"storage": "ok", "database": "ok"},
+    }
     anonymous.credentials(HTTP_AUTHORIZATION="Token wrong")
     assert anonymous.get("/api/v1/health/").status_code == 200

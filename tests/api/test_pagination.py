@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.api.fixtures import add_template
+from tests.api.fixtures import add_acquire, add_template
 
 URL = "/api/v1/templates/"
 
@@ -57,3 +57,17 @@ def test_forged_or_foreign_cursors_are_refused(storage, viewer):
         assert response.status_code == 400 and "limit" in response.json()
     # The same cursor with another page size is fine: it marks a position, not a page.
     assert viewer.get(URL + f"?cursor={cursor}&limit=5").status_code == 200
+
+
+def test_a_cursor_works_only_on_the_list_it_came_from(storage, operator):
+    add_template(storage, "tpl", max_number=-1)
+    for _ in range(2):
+        add_acquire(storage, "tpl", count=1)
+    cursor = parse_qs(urlsplit(operator.get("/api/v1/requests/?limit=1").json()["next"]).query)["cursor"][0]
+    assert operator.get(f"/api/v1/requests/?limit=1&cursor={cursor}").status_code == 200
+
+    for elsewhere in ("/api/v1/machines/", "/api/v1/templates/"):
+        response = operator.get(f"{elsewhere}?limit=1&cursor={cursor}")
+        assert response.status_code == 400, (elsewhere, response.content)
+        body = response.json()
+        assert body["code"] == "invalid_cursor" and "this same list" in body["detail"]

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError
+from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
 from tests.commands.support import SAMPLE_TEMPLATES, run_command
@@ -25,7 +26,7 @@ def test_first_run_creates_the_admin_and_the_plugin_token_and_prints_them_once(s
     result = run_command("setup_local", "--url", "http://127.0.0.1:8123")
 
     password = printed("Password", result.out)
-    admin = authenticate(username="admin", password=password)
+    admin = authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password)
     assert admin is not None and admin.is_superuser and admin.is_staff
     token = printed("Token", result.out)
     plugin = Token.objects.get(key=token).user
@@ -39,7 +40,7 @@ def test_first_run_creates_the_admin_and_the_plugin_token_and_prints_them_once(s
     again = run_command("setup_local")
     assert "'admin' already exists; its password is unchanged" in again.out
     assert password not in again.out and token not in again.out
-    assert authenticate(username="admin", password=password) is not None
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password) is not None
     assert Token.objects.get(user=plugin).key == token
 
 

@@ -31,6 +31,15 @@ def test_a_refused_move_names_the_allowed_ones_and_writes_nothing(storage):
     assert storage.requests.get_by_id(request.request_id).version == request.version
 
 
+def test_a_finished_request_keeps_its_message(storage):
+    request = storage.requests.save(aggregates.acquire_request())
+    run_command("update_request_status", request.request_id, "cancelled", "--message", "Not needed.")
+    finished = storage.requests.get_by_id(request.request_id)
+    with pytest.raises(CommandError, match="'cancelled', a final status: nothing of it changes"):
+        run_command("update_request_status", request.request_id, "cancelled", "--message", "Rewritten.")
+    assert storage.requests.get_by_id(request.request_id) == finished
+
+
 def test_an_unknown_status_lists_the_valid_ones(storage):
     request = storage.requests.save(aggregates.acquire_request())
     with pytest.raises(CommandError, match="status: must be one of pending, in_progress, complete, partial, failed"):

@@ -6,7 +6,7 @@ import pytest
 
 from hostfactory.fleet.requests import request_create_return
 from requests_app.domain import RequestStatus
-from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
+from tests.api.fixtures import OPERATORS, PROVISIONERS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/machines/"
 
@@ -17,8 +17,8 @@ def operator(db):
 
 
 @pytest.fixture
-def plugin(db):
-    return token_client("plugin", PLUGINS)
+def provisioner(db):
+    return token_client("provisioner", PROVISIONERS)
 
 
 @pytest.fixture
@@ -36,8 +36,8 @@ def report(client, machine_id: str, **fields):
     return client.post(URL + machine_id + "/status/", fields, format="json")
 
 
-def test_register_and_report_reconcile_the_request(storage, plugin, request_of_two):
-    registered = register(plugin, request_of_two, "i-0aaa", instance_type="t3.large", tags={"team": "hpc"})
+def test_register_and_report_reconcile_the_request(storage, provisioner, request_of_two):
+    registered = register(provisioner, request_of_two, "i-0aaa", instance_type="t3.large", tags={"team": "hpc"})
     assert registered.status_code == 201
     data = registered.json()
     assert (data["status"], data["version"], data["tags"], data["return_request_id"]) == (
@@ -48,13 +48,15 @@ def test_register_and_report_reconcile_the_request(storage, plugin, request_of_t
     )
     assert storage.requests.get_by_id(request_of_two.request_id).status == RequestStatus.IN_PROGRESS
 
-    register(plugin, request_of_two, "i-0bbb")
+    register(provisioner, request_of_two, "i-0bbb")
     for machine_id, address in (("i-0aaa", "10.0.0.1"), ("i-0bbb", "10.0.0.2")):
-        reported = report(plugin, machine_id, status="running", name=f"host-{machine_id}", private_ip_address=address)
+        reported = report(
+            provisioner, machine_id, status="running", name=f"host-{machine_id}", private_ip_address=address
+        )
         assert reported.status_code == 200, reported.json()
     assert reported.json()["private_ip_address"] == "10.0.0.2" and reported.json()["name"] == "host-i-0bbb"
     assert storage.requests.get_by_id(request_of_two.request_id).status == RequestStatus.COMPLETE
-    assert plugin.get(URL + "i-0bbb/").json() == reported.json()
+    assert provisioner.get(URL + "i-0bbb/").json() == reported.json()
 
 
 REGISTER_REFUSED = [
@@ -70,39 +72,39 @@ REGISTER_REFUSED = [
 ]
 
 
-def test_register_refuses_bad_input_and_stores_nothing(storage, plugin, request_of_two, subtests):
+def test_register_refuses_bad_input_and_stores_nothing(storage, provisioner, request_of_two, subtests):
     for changes, field, words in REGISTER_REFUSED:
         with subtests.test(changes=changes):
             data = {"machine_id": "i-0new", "request_id": request_of_two.request_id, "template_id": "tpl", **changes}
-            response = plugin.post(URL, data, format="json")
+            response = provisioner.post(URL, data, format="json")
             assert response.status_code == 400 and response.json()["code"] == "invalid", response.json()
             assert words in str(response.json()[field])
     (machine,) = launch(storage, request_of_two, count=1)
     # A retry of a registration (its first answer lost) answers the stored machine, unchanged.
-    retried = register(plugin, request_of_two, machine.machine_id)
+    retried = register(provisioner, request_of_two, machine.machine_id)
     assert retried.status_code == 201 and retried.json()["status"] == "running"
     assert [m.machine_id for m in storage.machines.get_all()] == [machine.machine_id]
     assert storage.requests.get_by_id(request_of_two.request_id).machine_ids == (machine.machine_id,)
     other = add_acquire(storage, "tpl", count=1)
-    taken = register(plugin, other, machine.machine_id)
+    taken = register(provisioner, other, machine.machine_id)
     assert taken.status_code == 409 and taken.json()["code"] == "version_conflict", taken.json()
     assert storage.requests.get_by_id(other.request_id).machine_ids == ()
 
 
-def test_status_reports_follow_the_transition_table(storage, plugin, request_of_two):
+def test_status_reports_follow_the_transition_table(storage, provisioner, request_of_two):
     (machine,) = launch(storage, request_of_two, count=1)
     url_id = machine.machine_id
 
-    refused = report(plugin, url_id, status="pending")
+    refused = report(provisioner, url_id, status="pending")
     assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
     assert refused.json()["allowed"] == ["shutting-down", "stopping", "terminated", "unknown"]
-    bad_address = report(plugin, url_id, status="stopping", public_ip_address="nowhere")
+    bad_address = report(provisioner, url_id, status="stopping", public_ip_address="nowhere")
     assert bad_address.status_code == 400 and "public_ip_address" in bad_address.json()
     assert storage.machines.get_by_id(url_id).status == "running"  # nothing written by either
-    assert report(plugin, url_id, status="gone").status_code == 400
-    assert report(plugin, "i-nobody", status="running").status_code == 404
+    assert report(provisioner, url_id, status="gone").status_code == 400
+    assert report(provisioner, "i-nobody", status="running").status_code == 404
 
-    stopped = report(plugin, url_id, status="terminated", status_reason="Spot interruption")
+    stopped = report(provisioner, url_id, status="terminated", status_reason="Spot interruption")
     assert (stopped.json()["status"], stopped.json()["status_reason"]) == ("terminated", "Spot interruption")
 
 
@@ -134,6 +136,20 @@ def test_put_and_patch_carry_the_version(storage, operator, request_of_two):
     assert backwards.status_code == 409 and backwards.json()["code"] == "invalid_transition"
     assert operator.patch(url, {"name": "x"}, format="json").status_code == 400  # no version
     assert storage.machines.get_by_id(machine.machine_id).instance_type == "m5.large"
+
+
+def test_put_and_patch_refuse_read_only_fields(storage, operator, request_of_two):
+    (machine,) = launch(storage, request_of_two, count=1)
+    url = URL + machine.machine_id + "/"
+    ret = "ret-00000000-0000-4000-8000-000000000000"
+
+    for method in ("put", "patch"):
+        body = {"return_request_id": ret, "reclaim_at": "2026-01-01T00:00:00Z", "version": machine.version}
+        response = getattr(operator, method)(url, body, format="json")
+        assert response.status_code == 400, (method, response.content)
+        assert sorted(set(response.json()) - {"code"}) == ["reclaim_at", "return_request_id"]
+        assert "read-only" in response.json()["return_request_id"][0]
+    assert storage.machines.get_by_id(machine.machine_id) == machine
 
 
 def test_lookup_by_instance_ids(storage, operator, request_of_two):

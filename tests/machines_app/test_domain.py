@@ -133,8 +133,8 @@ DOCUMENTED_MOVES = {
 def allowed_by_the_docs(current: MachineStatus, target: MachineStatus) -> bool:
     if current == target or current == S.UNKNOWN:
         return True  # a no-op; unknown may go anywhere
-    if target == S.UNKNOWN:
-        return current != S.RETURNED  # the cloud stopped answering about it
+    if target == S.UNKNOWN:  # the cloud stopped answering about a machine that is not gone for good
+        return current not in (S.TERMINATED, S.RETURNED, S.FAILED)
     return target in DOCUMENTED_MOVES[current]
 
 
@@ -142,7 +142,11 @@ def allowed_by_the_docs(current: MachineStatus, target: MachineStatus) -> bool:
 def test_transition(current, target):
     machine = make(status=current, status_reason="was failing" if current == S.FAILED else "")
 
-    if allowed_by_the_docs(current, target):
+    if current == target == S.RETURNED:  # final: a no-op only when nothing changes
+        assert machine.with_status(target) == machine
+        with pytest.raises(InvalidTransition, match="final status"):
+            machine.with_status(target, reason="because")
+    elif allowed_by_the_docs(current, target):
         moved = machine.with_status(target, reason="because")
         assert moved.status is target
         assert moved.status_reason == "because"
@@ -163,6 +167,13 @@ def test_with_status_keeps_the_reason_unless_given_and_checks_the_target():
         machine.with_status("exploded")
     with pytest.raises(DomainValidationError, match="status_reason: is required when status is failed"):
         make(status="pending").with_status("failed", reason="")
+
+
+def test_a_terminated_machine_never_comes_back_through_unknown():
+    for final in ("terminated", "returned", "failed"):
+        with pytest.raises(InvalidTransition, match=f"cannot move from '{final}' to 'unknown'"):
+            make(status=final, status_reason="gone").with_status("unknown")
+    assert make(status="unknown").with_status("running").status is S.RUNNING  # never terminated
 
 
 def test_returned_is_the_end():

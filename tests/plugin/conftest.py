@@ -1,3 +1,3 @@
 """The API clients of tests/api/fixtures.py, for every test here."""
 
-from tests.api.fixtures import anonymous, operator, plugin, viewer  # noqa: F401
+from tests.api.fixtures import anonymous, operator, plugin, provisioner, viewer  # noqa: F401

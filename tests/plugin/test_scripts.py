@@ -114,10 +114,11 @@ class Provisioner:
 
 
 @LIVE_DB
-def test_a_host_factory_session_through_the_scripts(storage, live_server, plugin, run_script):
+def test_a_host_factory_session_through_the_scripts(storage, live_server, plugin, provisioner, run_script):
     add_template(storage, "OnDemand", max_number=5, provider_config={"imageId": "ami-1", "vmType": "t3.micro"})
     token = Token.objects.get(user=plugin.user).key
-    provisioner = Provisioner(live_server.url, token)
+    # Two roles, as deployed: the scripts' plugin token, and a provisioner's token for the launches.
+    provisioner = Provisioner(live_server.url, Token.objects.get(user=provisioner.user).key)
 
     def script(operation: str, body: object) -> dict:
         return answer(run_script(operation, body, live_server.url, token))

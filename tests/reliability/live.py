@@ -145,15 +145,24 @@ def _lower(headers) -> dict[str, str]:
 
 
 class Gunicorn:
-    """``gunicorn hostfactory.wsgi`` on a free loopback port."""
+    """``gunicorn hostfactory.wsgi`` on a free loopback port: with the repository's
+    gunicorn.conf.py as it stands (``workers=None``), or with that many workers and threads."""
 
-    def __init__(self, env: dict[str, str], folder: Path, workers: int = 2, threads: int = 1) -> None:
+    def __init__(self, env: dict[str, str], folder: Path, workers: int | None = 2, threads: int = 1, *options) -> None:
         self.env = env
         self.port = free_port()
         self.log_path = folder / f"gunicorn-{self.port}.log"
         self.workers = workers
         self.threads = threads
+        self.options = options
         self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        command = [GUNICORN, "hostfactory.wsgi", "--config", str(ROOT / "gunicorn.conf.py")]
+        command += ["--bind", f"127.0.0.1:{self.port}", "--no-control-socket", *self.options]
+        if self.workers is None:
+            return command
+        return [*command, "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "60"]
 
     @property
     def url(self) -> str:
@@ -162,11 +171,7 @@ class Gunicorn:
     def start(self, timeout: float = 60) -> Gunicorn:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    *(GUNICORN, "hostfactory.wsgi", "--bind", f"127.0.0.1:{self.port}"),
-                    *("--workers", str(self.workers), "--threads", str(self.threads)),
-                    *("--timeout", "60", "--graceful-timeout", "5", "--no-control-socket"),
-                ],
+                [*self.command(), "--graceful-timeout", "5"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

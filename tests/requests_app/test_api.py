@@ -9,7 +9,7 @@ import pytest
 from hostfactory.domain import utcnow
 from hostfactory.fleet.requests import request_create_return
 from requests_app.domain import RequestStatus
-from tests.api.fixtures import OPERATORS, PLUGINS, add_acquire, add_template, launch, token_client
+from tests.api.fixtures import OPERATORS, PLUGINS, PROVISIONERS, add_acquire, add_template, launch, token_client
 
 URL = "/api/v1/requests/"
 
@@ -24,17 +24,23 @@ def plugin(db):
     return token_client("plugin", PLUGINS)
 
 
-def test_create_an_acquire_request(storage, plugin):
+@pytest.fixture
+def provisioner(db):
+    return token_client("provisioner", PROVISIONERS)
+
+
+def test_create_an_acquire_request(storage, operator):
     add_template(storage, "tpl", max_number=5)
 
-    response = plugin.post(URL, {"template_id": "tpl", "machine_count": 2}, format="json")
+    response = operator.post(URL, {"template_id": "tpl", "machine_count": 2}, format="json")
 
     assert response.status_code == 201
     data = response.json()
     assert data["request_id"].startswith("req-") and data["request_type"] == "acquire"
-    assert (data["status"], data["machine_count"], data["requested_by"], data["version"]) == ("pending", 2, "plugin", 1)
+    assert (data["status"], data["machine_count"], data["version"]) == ("pending", 2, 1)
+    assert data["requested_by"] == "operator"
     assert data["deadline"] > data["created_at"] and data["completed_at"] is None
-    assert plugin.get(URL + data["request_id"] + "/").json() == data
+    assert operator.get(URL + data["request_id"] + "/").json() == data
 
 
 CREATE_REFUSED = [
@@ -48,12 +54,12 @@ CREATE_REFUSED = [
 ]
 
 
-def test_create_refuses_bad_input_and_stores_nothing(storage, plugin, subtests):
+def test_create_refuses_bad_input_and_stores_nothing(storage, operator, subtests):
     add_template(storage, "tpl", max_number=5)
     add_template(storage, "off", enabled=False)
     for data, field, words in CREATE_REFUSED:
         with subtests.test(data=data):
-            response = plugin.post(URL, data, format="json")
+            response = operator.post(URL, data, format="json")
             assert response.status_code == 400 and response.json()["code"] == "invalid"
             assert words in " ".join(response.json()[field])
     assert storage.requests.get_all() == []
@@ -112,6 +118,42 @@ def test_patch_changes_the_message_with_the_version_it_read(storage, operator):
     assert storage.requests.get_by_id(request.request_id).message == "Waiting for capacity."
 
 
+def test_patch_refuses_read_only_fields_instead_of_ignoring_them(storage, operator):
+    add_template(storage, "tpl")
+    request = add_acquire(storage, "tpl", count=1)
+    url = URL + request.request_id + "/"
+
+    for body in (
+        {"status": "cancelled", "version": request.version},
+        {"message": "x", "completed_at": "2026-01-01T00:00:00Z", "machine_count": 9, "version": request.version},
+    ):
+        response = operator.patch(url, body, format="json")
+        assert response.status_code == 400, response.content
+        refused = sorted(set(body) - {"message", "version"})
+        assert sorted(set(response.json()) - {"code"}) == refused
+        assert "writable fields: message, request_id, version" in response.json()[refused[0]][0]
+    assert storage.requests.get_by_id(request.request_id) == request  # nothing changed
+
+
+def test_a_finished_request_keeps_its_message(storage, operator):
+    add_template(storage, "tpl")
+    request = add_acquire(storage, "tpl", count=1)
+    url = URL + request.request_id + "/"
+    operator.post(url + "status/", {"status": "cancelled", "message": "Not needed."}, format="json")
+    finished = storage.requests.get_by_id(request.request_id)
+
+    rewritten = operator.post(url + "status/", {"status": "cancelled", "message": "Never asked."}, format="json")
+    assert rewritten.status_code == 409 and rewritten.json()["code"] == "invalid_transition"
+    assert "a final status" in rewritten.json()["detail"]
+    patched = operator.patch(url, {"message": "Never asked.", "version": finished.version}, format="json")
+    assert patched.status_code == 409 and "a final status" in patched.json()["detail"]
+    # Saying again what is already true changes nothing and is fine.
+    again = operator.post(url + "status/", {"status": "cancelled", "message": "Not needed."}, format="json")
+    assert again.status_code == 200 and again.json()["message"] == "Not needed."
+    assert operator.post(url + "status/", {"status": "cancelled"}, format="json").status_code == 200
+    assert storage.requests.get_by_id(request.request_id).message == "Not needed."
+
+
 def test_status_changes_follow_the_transition_table(storage, operator):
     add_template(storage, "tpl")
     request = add_acquire(storage, "tpl", count=1)
@@ -133,14 +175,19 @@ def test_status_changes_follow_the_transition_table(storage, operator):
     assert operator.post(URL + "not-a-request/status/", {"status": "failed"}, format="json").status_code == 404
 
 
-def test_cancelling_needs_the_cancel_permission(storage, operator, plugin):
+def test_only_operators_end_a_request_by_hand(storage, operator, plugin, provisioner):
     add_template(storage, "tpl")
     request = add_acquire(storage, "tpl", count=1)
     url = URL + request.request_id + "/status/"
 
-    refused = plugin.post(url, {"status": "cancelled"}, format="json")
-    assert refused.status_code == 403 and "requests_app.cancel_request" in refused.json()["detail"]
-    assert plugin.post(url, {"status": "in_progress"}, format="json").status_code == 200
+    for status in ("cancelled", "failed", "timeout", "complete", "partial"):
+        refused = provisioner.post(url, {"status": status}, format="json")
+        assert refused.status_code == 403, (status, refused.content)
+        assert "requests_app.cancel_request" in refused.json()["detail"] and status in refused.json()["detail"]
+        assert plugin.post(url, {"status": status}, format="json").status_code == 403
+    assert plugin.post(url, {"status": "in_progress"}, format="json").status_code == 403  # plugins only read
+    assert storage.requests.get_by_id(request.request_id).status == RequestStatus.PENDING
+    assert provisioner.post(url, {"status": "in_progress"}, format="json").status_code == 200
     assert operator.post(url, {"status": "cancelled"}, format="json").json()["status"] == "cancelled"
 
 

@@ -154,7 +154,13 @@ def test_transition(current, target):
     request = acquire(status=current, completed_at=NOW if current in TERMINAL else None)
     later = NOW + timedelta(minutes=5)
 
-    if current == target or target in DOCUMENTED_MOVES[current]:
+    if current == target and current in TERMINAL:  # finished: a no-op only when nothing changes
+        assert request.with_status(target, later) == request
+        assert request.with_status(target, later, message=request.message) == request
+        with pytest.raises(InvalidTransition, match=f"is {current.value!r}, a final status") as caught:
+            request.with_status(target, later, message="rewritten")
+        assert "message" in str(caught.value)
+    elif current == target or target in DOCUMENTED_MOVES[current]:
         moved = request.with_status(target, later, message="moved")
         assert (moved.status, moved.message) == (target, "moved")
         assert request.status is current  # the original is unchanged
@@ -185,6 +191,14 @@ def test_with_status_keeps_the_message_unless_given_and_checks_the_target():
     assert request.with_status("in_progress", NOW).message == "waiting for capacity"
     with pytest.raises(DomainValidationError, match="status: must be one of pending, in_progress"):
         request.with_status("finished", NOW)
+
+
+def test_a_finished_request_keeps_its_message():
+    assert acquire(status=S.PENDING).with_message("new").message == "new"
+    finished = acquire(status=S.CANCELLED, completed_at=NOW, message="Cancelled by an operator.")
+    assert finished.with_message("Cancelled by an operator.") == finished
+    with pytest.raises(InvalidTransition, match="'cancelled', a final status"):
+        finished.with_message("never happened")
 
 
 def test_is_overdue_only_after_the_deadline():

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from tests.api.fixtures import add_template, operator, plugin  # noqa: F401
+from tests.api.fixtures import add_acquire, add_template, operator, plugin, provisioner  # noqa: F401
 
 MEMORY = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -95,14 +95,36 @@ def test_a_plugin_token_cannot_delete_or_change_templates(storage, plugin):  # n
 
 
 @MEMORY
-def test_a_plugin_token_does_not_open_the_admin(storage, plugin):  # noqa: F811
-    token_header = plugin._credentials["HTTP_AUTHORIZATION"]
+def test_a_provisioner_token_reports_but_deletes_nothing_and_ends_no_request(storage, provisioner):  # noqa: F811
+    add_template(storage, "tpl-kept", max_number=-1)
+    request = add_acquire(storage, "tpl-kept", count=1)
+    refused = [
+        ("delete", "/api/v1/templates/tpl-kept/", None),
+        ("put", "/api/v1/templates/tpl-kept/", {"max_number": 1, "version": 1}),
+        ("post", "/api/v1/requests/", {"template_id": "tpl-kept", "machine_count": 1}),
+        ("delete", f"/api/v1/requests/{request.request_id}/", None),
+        ("post", f"/api/v1/requests/{request.request_id}/status/", {"status": "cancelled"}),
+        ("post", f"/api/v1/requests/{request.request_id}/status/", {"status": "complete"}),
+        ("post", "/api/v1/hostfactory/requestMachines", {"template": {"templateId": "tpl-kept", "machineCount": 1}}),
+    ]
+    for method, path, body in refused:
+        response = getattr(provisioner, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path, response.content)
+    assert storage.requests.get_by_id(request.request_id).status == "pending"
+    assert len(storage.requests.get_all()) == 1
+
+
+@MEMORY
+@pytest.mark.parametrize("role", ["plugin", "provisioner"])
+def test_a_plugin_token_does_not_open_the_admin(storage, role, request):
+    client = request.getfixturevalue(role)
+    token_header = client._credentials["HTTP_AUTHORIZATION"]
     browser = Client(HTTP_AUTHORIZATION=token_header)
     for path in ("/admin/", "/admin/templates_app/template/", "/admin/authtoken/tokenproxy/", "/admin/auth/user/"):
         response = browser.get(path)
         assert response.status_code == 302 and response["Location"].startswith(ADMIN_LOGIN), (path, response)
     # A plugin user has no password: it cannot log in either.
-    refused = browser.post(ADMIN_LOGIN, {"username": plugin.user.username, "password": ""})
+    refused = browser.post(ADMIN_LOGIN, {"username": client.user.username, "password": ""})
     assert refused.status_code == 200 and not refused.wsgi_request.user.is_authenticated
     assert browser.get("/admin/").status_code == 302
 

@@ -43,7 +43,8 @@ def tampered_headers(key: str) -> dict[str, str]:
 
 
 @MEMORY
-def test_tampered_authorization_headers_are_401_json(storage, plugin):  # noqa: F811
+def test_tampered_authorization_headers_are_401_json(storage, plugin, settings):  # noqa: F811
+    settings.HOSTFACTORY_AUTH_FAILURES_PER_MINUTE = 10_000  # the answer to each, not the brake (test_brute_force)
     key = Token.objects.get(user=plugin.user).key
     for label, header in tampered_headers(key).items():
         for method, path in ENDPOINTS:
@@ -89,9 +90,9 @@ def test_forged_sessions_and_missing_csrf_tokens_are_refused(storage):
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
 
     users = get_user_model()
-    users.objects.create_superuser("root", password="a-Long-passphrase-42")
+    root = users.objects.create_superuser("root", password="a-Long-passphrase-42")
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username="root", password="a-Long-passphrase-42")
+    browser.force_login(root)  # a real session (the login form itself: tests/security/test_brute_force.py)
     assert browser.get("/api/v1/templates/").status_code == 200  # a session may read ...
     body = {"template": {"templateId": "tpl", "machineCount": 1}}
     for path in ("/api/v1/requests/", "/api/v1/hostfactory/requestMachines"):  # ... but not write without CSRF

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
-from hostfactory.api.tokens import PLUGINS_GROUP, plugin_token_issue
+from hostfactory.api.tokens import plugin_token_issue
 from hostfactory.management.base import HostFactoryCommand
 from hostfactory.storage import current_config
 from templates_app.services import templates_load, templates_read_file
@@ -84,5 +84,5 @@ class Command(HostFactoryCommand):
                 f"Plugin user  {username!r} already has a token (shown when it was created; "
                 f"manage.py create_plugin_token {username} prints it)"
             ], None
-        lines = [f"Plugin user  {username} (group {PLUGINS_GROUP})", f"Token        {issued.key}   (shown this once)"]
+        lines = [f"Plugin user  {username} (group {issued.group})", f"Token        {issued.key}   (shown this once)"]
         return lines, issued.key

@@ -1,0 +1,59 @@
+"""GET /api/v1/health/: both checks (storage, Django's database), each bounded in time, so a
+hung backend makes health a JSON 503 naming it within 5 s, never a hung worker or an HTML 500."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hostfactory.api import health
+from hostfactory.storage import reset_repositories
+from tests.support.hung import HungListener
+
+URL = "/api/v1/health/"
+pytestmark = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
+
+
+def timed_get(client, url: str):
+    started = time.monotonic()
+    response = client.get(url)
+    return response, time.monotonic() - started
+
+
+def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymous, settings):
+    tables = {name: f"hung-{name}" for name in ("templates", "requests", "machines")}
+    with HungListener() as dynamodb:
+        settings.HOSTFACTORY_STORAGE = {
+            "type": "dynamodb",
+            "region": "us-east-1",
+            "host": dynamodb.url,
+            "tables": tables,
+        }
+        reset_repositories()
+        response, elapsed = timed_get(anonymous, URL)
+        assert dynamodb.held, "the storage call never reached the hung endpoint"
+    reset_repositories()
+
+    assert response.status_code == 503 and response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "status": "unavailable",
+        "storage": "dynamodb",
+        "checks": {"storage": "timeout", "database": "ok"},
+    }
+    assert settings.HOSTFACTORY_HEALTH_CHECK_TIMEOUT <= elapsed < 5, elapsed
+
+
+def test_a_hung_database_is_a_503_naming_the_database(storage, anonymous, settings, monkeypatch):
+    # Stand-in for a database server that accepts and never answers: the check blocks until released.
+    released = threading.Event()
+    monkeypatch.setitem(health.CHECKS, "database", released.wait)
+    settings.HOSTFACTORY_HEALTH_CHECK_TIMEOUT = 0.5
+    try:
+        response, elapsed = timed_get(anonymous, URL)
+    finally:
+        released.set()
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"storage": "ok", "database": "timeout"}
+    assert 0.5 <= elapsed < 2, elapsed
