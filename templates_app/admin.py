@@ -33,7 +33,7 @@ class TemplateAdmin(RepositoryModelAdmin):
         "enabled",
         "max_number",
         "provider_type",
-        "provider_api",
+        "launch_api",
         "price_type",
         "description",
         "updated_at",
@@ -57,14 +57,27 @@ class TemplateAdmin(RepositoryModelAdmin):
     description = aggregate_field("description")
     provider_type = aggregate_field("provider_type", "provider type")
     provider_api = aggregate_field("provider_api", "provider API")
+
+    @admin.display(description="launch API")
+    def launch_api(self, obj: models.Template) -> str:
+        """The API the template launches with; "(rule)" when it follows from its price type."""
+        template = obj.aggregate
+        api = template.effective_provider_api
+        if api is None:
+            return "-"
+        return api if template.provider_api else f"{api} (from priceType)"
+
     price_type = aggregate_field("price_type", "price type")
     attributes = aggregate_field("attributes")
     provider_config = aggregate_field("provider_config", "provider config")
 
     def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
+        provider = ("provider_type", "provider_api", "price_type", "provider_config")
+        if obj is not None:
+            provider = ("provider_type", "provider_api", "launch_api", "price_type", "provider_config")
         fieldsets = [
             (None, {"fields": ("template_id", "enabled", "max_number", "description")}),
-            ("Provider", {"fields": ("provider_type", "provider_api", "price_type", "provider_config")}),
+            ("Provider", {"fields": provider}),
             ("Host Factory attributes", {"fields": ("attributes",)}),
         ]
         if obj is not None:
@@ -72,7 +85,7 @@ class TemplateAdmin(RepositoryModelAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
-        return ("template_id", "created_at", "updated_at") if obj is not None else ()
+        return ("template_id", "launch_api", "created_at", "updated_at") if obj is not None else ()
 
     def create_aggregate(self, request: HttpRequest, aggregate: Template) -> Template:
         return template_create(repos=get_repositories(), template=aggregate)

@@ -57,8 +57,11 @@ def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
 
 
 def hf_template(template: Template, available: int | None) -> dict[str, Any]:
-    """The templates-file form (provider settings at top level) plus ``availableNumber``."""
+    """The templates-file form (provider settings at top level) plus ``availableNumber``, and
+    ``providerApi`` set to the API the template launches with (open-hostfactory-plugin's key)."""
     data = template.to_hostfactory()
+    if template.effective_provider_api:
+        data["providerApi"] = template.effective_provider_api
     head = {"templateId": data.pop("templateId"), "maxNumber": data.pop("maxNumber")}
     if available is not None and not template.is_unlimited:
         head["availableNumber"] = available

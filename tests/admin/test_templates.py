@@ -237,3 +237,15 @@ def test_a_form_without_a_valid_version_is_refused(fleet, operator_client):
     assert response.status_code == 200
     assert "This form carries no version of the template" in form_errors(response)["__all__"][0]
     assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
+
+
+def test_list_and_detail_show_the_launch_api_a_template_without_provider_api_gets(fleet, operator_client, storage):
+    from tests.support import aggregates
+
+    storage.templates.save(aggregates.template("tpl-ibm", provider_api=None, provider_config={"spotPrice": "0.1"}))
+
+    page = operator_client.get(admin_url("template")).content.decode()
+    detail = operator_client.get(admin_url("template", "change", "tpl-ibm")).content.decode()
+
+    assert "SpotFleet (from priceType)" in page
+    assert "SpotFleet (from priceType)" in detail
