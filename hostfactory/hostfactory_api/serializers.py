@@ -96,6 +96,8 @@ class HFMachineSerializer(serializers.Serializer):
     priceType = serializers.CharField(allow_blank=True)
     launchtime = serializers.IntegerField(help_text="Epoch seconds.")
     message = serializers.CharField(allow_blank=True, help_text="Non-empty when result is fail.")
+    instanceTags = serializers.CharField(allow_blank=True, help_text='The instance\'s tags, "k=v;k2=v2", or "".')
+    cloudHostId = serializers.CharField(allow_null=True, help_text="The cloud's id of the host (IBM sends null).")
 
 
 class HFRequestSerializer(serializers.Serializer):

@@ -41,6 +41,7 @@ NOTHING_TO_RETURN_MESSAGE = "No machines to return."
 # Our field names as Host Factory's input calls them, so its administrator sees its own words.
 HF_FIELD_NAMES = {"template_id": "templateId", "machine_count": "machineCount"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BOOKKEEPING_TAGS = ("hostfactory:", "aws:")
 
 
 # -- getAvailableTemplates ---------------------------------------------------------------
@@ -156,7 +157,16 @@ def hf_machine(machine: Machine, request: Request) -> dict[str, Any]:
         "priceType": machine.price_type or "",
         "launchtime": hf_launchtime(machine),
         "message": hf_machine_message(machine, result),
+        "instanceTags": hf_instance_tags(machine),
+        "cloudHostId": machine.machine_id,
     }
+
+
+def hf_instance_tags(machine: Machine) -> str:
+    """The instance's tags as IBM writes them, ``key=value;key=value`` (``""`` for none),
+    without the bookkeeping tags (ours, AWS's) no template set."""
+    tags = [f"{key}={value}" for key, value in machine.tags.items() if not key.startswith(BOOKKEEPING_TAGS)]
+    return ";".join(tags)
 
 
 def hf_launchtime(machine: Machine) -> int:
