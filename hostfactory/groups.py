@@ -22,6 +22,7 @@ GROUPS = {
         "machines_app.view_machine",
         "machines_app.add_machine",
         "machines_app.change_machine",
+        "machines_app.reclaim_machine",
     ],
     OPERATORS: EVERYTHING,
     VIEWERS: [

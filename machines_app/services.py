@@ -76,6 +76,11 @@ def machine_reclaim(*, repos: Repositories, machine_id: str, at: datetime | None
     return update_with_retry(repos.machines, machine_id, lambda m: m.replace(reclaim_at=when))
 
 
+def machine_reclaim_clear(*, repos: Repositories, machine_id: str) -> Machine:
+    """Withdraw a reclaim notice: getReturnRequests stops listing the machine."""
+    return update_with_retry(repos.machines, machine_id, lambda m: m.replace(reclaim_at=None))
+
+
 def machine_delete(*, repos: Repositories, machine_id: str) -> None:
     machine = get_or_404(repos.machines, machine_id)
     repos.machines.delete(machine_id)
