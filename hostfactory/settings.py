@@ -116,6 +116,10 @@ HOSTFACTORY_STORAGE = {
 HOSTFACTORY_REQUEST_TIMEOUT = env.int("HOSTFACTORY_REQUEST_TIMEOUT", default=3600)
 HOSTFACTORY_SLOW_STORAGE_MS = env.int("HOSTFACTORY_SLOW_STORAGE_MS", default=200)
 HOSTFACTORY_PROVIDER = env.str("HOSTFACTORY_PROVIDER", default="none")
+# Where templates come from (docs/hostfactory.md "Templates source"): "service" (the template
+# store, edited over REST, the admin and load_templates) or "hostfactory" (the provider
+# instance's conf-dir <instance>prov_templates.json, which the plugin sends).
+HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
 # Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
 
 from hostfactory.errors import DomainValidationError, HostFactoryError, InUse
 from hostfactory.providers import check_template_launchable
@@ -189,6 +193,42 @@ def templates_export(*, repos: Repositories) -> dict[str, Any]:
 
 def _content(template: Template) -> dict[str, Any]:
     return template.to_hostfactory()
+
+
+# -- templates from Host Factory's conf dir (HOSTFACTORY_TEMPLATES_SOURCE=hostfactory) ----------
+
+TEMPLATES_SOURCES = ("service", "hostfactory")
+# The sha256 of the last templates file loaded. A cache miss (another process, a restart)
+# only costs one more round trip: the plugin sends the content and an unchanged file loads
+# as "unchanged", so correctness never depends on the cache.
+TEMPLATES_FILE_CACHE_KEY = "hostfactory:templates-file-sha256"
+
+
+class TemplatesFileUnknown(HostFactoryError):
+    """The plugin sent the hash of a templates file the service has not loaded: send it."""
+
+    code = "templates_file_unknown"
+
+
+def templates_source() -> str:
+    return getattr(settings, "HOSTFACTORY_TEMPLATES_SOURCE", "service")
+
+
+def templates_file_sync(*, repos: Repositories, name: str, sha256: str, content: str | None) -> LoadReport | None:
+    """Make the template store hold the templates file Host Factory has. Known hash: nothing
+    to do (None). Unknown hash without content: TemplatesFileUnknown. With content: the
+    checks of load_templates, then a replace load (templates the file no longer has go,
+    refused with nothing written while something uses them)."""
+    if cache.get(TEMPLATES_FILE_CACHE_KEY) == sha256:
+        return None
+    if content is None:
+        raise TemplatesFileUnknown(f"{name}: the service has not loaded this version ({sha256[:12]}); send it")
+    if hashlib.sha256(content.encode("utf-8")).hexdigest() != sha256:
+        raise TemplateFileError(f"{name}: content does not match its sha256 {sha256[:12]}...; send both again")
+    templates = templates_parse(templates_json(content, source=name), source=name)
+    report = templates_load(repos=repos, templates=templates, replace=True)
+    cache.set(TEMPLATES_FILE_CACHE_KEY, sha256, timeout=None)
+    return report
 
 
 def template_create(*, repos: Repositories, template: Template) -> Template:

@@ -24,7 +24,7 @@ from machines_app.domain import (
 from requests_app.domain import Request, RequestType, hf_request_status, request_type_of
 from requests_app.services import request_create_acquire, request_create_return, request_machines, request_reconcile
 from templates_app.domain import Template
-from templates_app.services import templates_available
+from templates_app.services import TemplateFileError, templates_available, templates_file_sync, templates_source
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -55,6 +55,21 @@ def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
         "message": TEMPLATES_MESSAGE,
         "templates": [hf_template(t, available.get(t.template_id)) for t in templates if t.enabled],
     }
+
+
+def hf_sync_templates_file(*, repos: Repositories, sent: dict[str, str] | None) -> None:
+    """With HOSTFACTORY_TEMPLATES_SOURCE=hostfactory, load the conf-dir templates file the
+    plugin sent (templates_file_sync) before the templates are read; else ignore it."""
+    if templates_source() != "hostfactory":
+        return
+    if not sent:
+        raise TemplateFileError(
+            "HOSTFACTORY_TEMPLATES_SOURCE is hostfactory, but the plugin sent no templates file: it reads "
+            "$HF_PROVIDER_CONFDIR/<HF_PROVIDER_NAME>prov_templates.json (install the plugin of export_plugin)"
+        )
+    report = templates_file_sync(repos=repos, name=sent["name"], sha256=sent["sha256"], content=sent.get("content"))
+    if report is not None:
+        logger.info("getAvailableTemplates: loaded %s from Host Factory: %s", sent["name"], report.summary())
 
 
 def hf_template(template: Template, available: int | None) -> dict[str, Any]:
