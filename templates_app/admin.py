@@ -16,12 +16,29 @@ from hostfactory.storage import get_repositories
 from templates_app import models
 from templates_app.domain import PRICE_TYPES, Template
 from templates_app.forms import TemplateForm
-from templates_app.services import template_create, template_delete, template_set_enabled, template_update
+from templates_app.services import (
+    template_create,
+    template_delete,
+    template_set_enabled,
+    template_update,
+    templates_source,
+)
 
 
 def provider_type_options() -> list[tuple[str, str]]:
     templates = get_repositories().templates.list_page(limit=FILTER_SAMPLE).items
     return [(kind, kind) for kind in sorted({"aws", *(template.provider_type for template in templates)})]
+
+
+SOURCE_NOTES = {
+    "service": "Templates source: this service (HOSTFACTORY_TEMPLATES_SOURCE=service): edit them here.",
+    "hostfactory": "Templates source: Host Factory's conf-dir <instance>prov_templates.json "
+    "(HOSTFACTORY_TEMPLATES_SOURCE=hostfactory): the plugin's next getAvailableTemplates replaces edits made here.",
+}
+
+
+def templates_source_note() -> str:
+    return SOURCE_NOTES.get(templates_source(), f"Templates source: {templates_source()!r} (unknown)")
 
 
 @admin.register(models.Template)
@@ -70,6 +87,9 @@ class TemplateAdmin(RepositoryModelAdmin):
     price_type = aggregate_field("price_type", "price type")
     attributes = aggregate_field("attributes")
     provider_config = aggregate_field("provider_config", "provider config")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(request, {**(extra_context or {}), "subtitle": templates_source_note()})
 
     def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
         provider = ("provider_type", "provider_api", "price_type", "provider_config")

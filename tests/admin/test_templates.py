@@ -249,3 +249,12 @@ def test_list_and_detail_show_the_launch_api_a_template_without_provider_api_get
 
     assert "SpotFleet (from priceType)" in page
     assert "SpotFleet (from priceType)" in detail
+
+
+def test_the_changelist_says_where_templates_come_from(fleet, operator_client, settings):
+    assert "HOSTFACTORY_TEMPLATES_SOURCE=service" in operator_client.get(admin_url("template")).content.decode()
+
+    settings.HOSTFACTORY_TEMPLATES_SOURCE = "hostfactory"
+    page = html.unescape(operator_client.get(admin_url("template")).content.decode())
+
+    assert "Host Factory's conf-dir <instance>prov_templates.json (HOSTFACTORY_TEMPLATES_SOURCE=hostfactory)" in page
