@@ -25,6 +25,7 @@ service's HOSTFACTORY_TEMPLATES_SOURCE is hostfactory, ignored otherwise).
 """
 
 import argparse
+import difflib
 import hashlib
 import json
 import os
@@ -107,7 +108,9 @@ def load_config(env: "Mapping[str, str]") -> Config:
         raise ClientError(f"HF_SERVICE_URL must start with http:// or https://, got {url!r}")
     token = env.get("HF_SERVICE_TOKEN") or _token_from_file(env.get("HF_SERVICE_TOKEN_FILE"))
     token = (
-        token or _text(file_settings.get("SERVICE_TOKEN")) or _token_from_file(file_settings.get("SERVICE_TOKEN_FILE"))
+        token
+        or _text(file_settings.get("SERVICE_TOKEN"))
+        or _token_from_file(config_token_file(file_settings, file_path))
     )
     if not token:
         raise ClientError(
@@ -147,6 +150,14 @@ def conf_path(env: "Mapping[str, str]", kind: str) -> "tuple[Path | None, str | 
         missing = "HF_PROVIDER_CONFDIR" if not confdir else "HF_PROVIDER_NAME"
         return None, f"{missing} is not set"
     return Path(confdir) / f"{provider}prov_{kind}.json", None
+
+
+def config_token_file(file_settings: "dict[str, Any]", file_path: "str | None") -> "str | None":
+    """SERVICE_TOKEN_FILE of the provider config; a relative path is read beside that file."""
+    value = _text(file_settings.get("SERVICE_TOKEN_FILE"))
+    if value and file_path and Path(file_path).is_file() and not Path(value).is_absolute():
+        return str(Path(file_path).parent / value)
+    return value
 
 
 def _text(value: Any) -> "str | None":
@@ -338,6 +349,48 @@ def _connection_failure(error: Exception, url: str, timeout: float, attempt: int
     return ClientError(f"cannot reach the Host Factory service at {url}: {reason}", details), False
 
 
+# -- check (scripts/check.sh): what works, and what to fix --------------------------------
+
+
+def check(env: "Mapping[str, str]") -> int:
+    """Report, for the administrator, each part of the installation; exit 1 if one fails."""
+    failed = False
+
+    def report(level: str, text: str) -> None:
+        nonlocal failed
+        failed = failed or level == "error"
+        print(f"{level}: {text}", flush=True)
+
+    try:
+        file_settings, file_path = provider_config(env)
+    except ClientError as error:
+        report("error", error.message)
+        return 1
+    report("ok" if Path(str(file_path)).is_file() else "warning", f"provider config: {file_path}")
+    for key in sorted(set(file_settings) - set(CONFIG_KEYS)):
+        close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(CONFIG_KEYS)}"
+        report("warning", f"{file_path}: unknown key {key!r}{hint}")
+    token_file = env.get("HF_SERVICE_TOKEN_FILE") or config_token_file(file_settings, file_path)
+    if token_file and Path(token_file).is_file() and Path(token_file).stat().st_mode & 0o077:
+        mode = oct(Path(token_file).stat().st_mode & 0o777)
+        report("warning", f"the token file {token_file} is readable by others ({mode}): chmod 600 {token_file}")
+    templates, _note = conf_path(env, "templates")
+    if templates is not None:
+        found = templates.is_file()
+        report("ok" if found else "warning", f"templates file: {templates}{'' if found else ' (not found)'}")
+    try:
+        config = load_config(env)
+        report("ok", f"service URL {config.url}, token set")
+        answer = get_available_templates(config, env, b"{}")
+    except ClientError as error:
+        report("error", error.message)
+        return 1
+    offered = answer.get("templates") if isinstance(answer.get("templates"), list) else []
+    report("ok", f"getAvailableTemplates answered: {len(offered)} templates offered")
+    return 1 if failed else 0
+
+
 # -- main ----------------------------------------------------------------------------------
 
 
@@ -353,7 +406,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: "list[str]") -> argparse.Namespace:
     parser = _Parser(prog="client.py", description="Host Factory provider plugin client.")
-    parser.add_argument("operation", choices=OPERATIONS)
+    parser.add_argument("operation", choices=(*OPERATIONS, "check"))
     parser.add_argument("-f", "--file", help="input JSON file from Host Factory ('-' for stdin)")
     return parser.parse_args(argv)
 
@@ -362,6 +415,8 @@ def main(argv: "list[str] | None" = None, env: "Mapping[str, str] | None" = None
     env = os.environ if env is None else env
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
+        if args.operation == "check":
+            return check(env)
         config, body = load_config(env), read_input(args.file)
         if args.operation == "getAvailableTemplates":
             answer = get_available_templates(config, env, body)
