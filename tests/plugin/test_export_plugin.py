@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+from io import StringIO
 
 import pytest
 from django.core.cache import cache
@@ -18,7 +19,7 @@ from django.core.management.base import CommandError
 from rest_framework.authtoken.models import Token
 
 from tests.api.fixtures import add_template
-from tests.plugin.test_scripts import LIVE_DB, OPERATIONS, answer, stdlib_python  # noqa: F401
+from tests.plugin.test_scripts import LIVE_DB, OPERATIONS, answer
 
 NAME = "hfsvc"
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "nram": ["Numeric", "1024"]}
@@ -37,7 +38,7 @@ def installed(tmp_path, storage, live_server, plugin, settings):
     settings.HOSTFACTORY_TEMPLATES_SOURCE = "hostfactory"
     add_template(storage, "OnDemand", max_number=5, provider_config={"imageId": "ami-1", "vmType": "t3.micro"})
     exported, hf_top = tmp_path / "export", tmp_path / "hf_top"
-    call_command("export_plugin", str(exported), "--name", NAME, "--url", live_server.url, stdout=open(os.devnull, "w"))
+    call_command("export_plugin", str(exported), "--name", NAME, "--url", live_server.url, stdout=StringIO())
     shutil.copytree(exported, hf_top, symlinks=True)
     conf = hf_top / "conf" / "providers" / NAME
     token = conf / "token"
