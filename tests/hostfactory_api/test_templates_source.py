@@ -8,19 +8,11 @@ import hashlib
 import json
 
 import pytest
-from django.core.cache import cache
 
 from tests.api.fixtures import add_template
+from tests.templates_app.test_domain import ATTRIBUTES
 
 URL = "/api/v1/hostfactory/getAvailableTemplates"
-ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "nram": ["Numeric", "1024"]}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

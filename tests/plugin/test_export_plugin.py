@@ -13,23 +13,15 @@ import subprocess
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.authtoken.models import Token
 
 from tests.api.fixtures import add_template
 from tests.plugin.test_scripts import LIVE_DB, OPERATIONS, answer
+from tests.templates_app.test_domain import ATTRIBUTES
 
 NAME = "hfsvc"
-ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "nram": ["Numeric", "1024"]}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
