@@ -12,6 +12,7 @@ import pytest
 from hostfactory.errors import DomainValidationError
 from hostfactory.hostfactory_api.services import hf_get_available_templates
 from templates_app.domain import Template
+from tests.providers.test_aws_launch import return_one
 
 pytestmark = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 
@@ -54,6 +55,8 @@ def test_an_on_demand_template_without_provider_api_launches_through_run_instanc
     assert [host["result"] for host in answer["machines"]] == ["succeed", "succeed"]
     assert offered(cloud, "OnDemand-VM")["priceType"] == "ondemand"
     assert offered(cloud, "OnDemand-VM")["providerApi"] == "RunInstances"
+    assert {host["instanceTags"] for host in answer["machines"]} == {"company=abc;team=xyz"}
+    return_one(cloud, request, calls)
 
 
 def test_a_spot_template_with_spot_price_and_fleet_role_launches_a_spot_fleet(cloud, calls):
