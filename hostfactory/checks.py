@@ -22,3 +22,16 @@ def check_dynamodb_credentials(app_configs, **kwargs):
         return []
     problem = credentials_problem(config)
     return [checks.Error(problem, id="hostfactory.E002")] if problem else []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_templates_source(app_configs, **kwargs):
+    from django.conf import settings
+
+    from templates_app.services import TEMPLATES_SOURCES
+
+    source = getattr(settings, "HOSTFACTORY_TEMPLATES_SOURCE", "service")
+    if source in TEMPLATES_SOURCES:
+        return []
+    allowed = " or ".join(TEMPLATES_SOURCES)
+    return [checks.Error(f"HOSTFACTORY_TEMPLATES_SOURCE must be {allowed}, got {source!r}", id="hostfactory.E003")]

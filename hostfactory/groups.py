@@ -29,6 +29,7 @@ GROUPS = {
         "requests_app.change_request",
         "machines_app.add_machine",
         "machines_app.change_machine",
+        "machines_app.reclaim_machine",
     ],
     OPERATORS: EVERYTHING,
     VIEWERS: READ,

@@ -162,6 +162,11 @@ HOSTFACTORY_PROVIDER = env.str("HOSTFACTORY_PROVIDER", default="none")
 # answers 503 naming the one that hung (docs/security.md "Health").
 HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT", default=2.0)
 
+# Where templates come from (docs/hostfactory.md "Templates source"): "service" (the template
+# store, edited over REST, the admin and load_templates) or "hostfactory" (the provider
+# instance's conf-dir <instance>prov_templates.json, which the plugin sends).
+HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
+
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
 # Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when
 # set; empty means sync_machines needs --region. The EC2 endpoint follows boto3's own

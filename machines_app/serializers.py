@@ -64,3 +64,20 @@ class MachineLookupSerializer(serializers.Serializer):
 
 
 MachineFilterSerializer = filter_serializer("MachineFilterSerializer", MACHINE_FILTERS)
+
+
+MAX_GRACE_PERIOD = 7 * 24 * 3600
+
+
+class MachineReclaimSerializer(serializers.Serializer):
+    """POST /machines/{id}/reclaim/: a provisioner's notice that the cloud takes the host back."""
+
+    grace_period = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_GRACE_PERIOD, help_text="Seconds from now (0..604800)."
+    )
+    reclaim_at = serializers.DateTimeField(required=False, help_text="When the host goes (ISO 8601).")
+
+    def validate(self, attrs: dict) -> dict:
+        if ("grace_period" in attrs) == ("reclaim_at" in attrs):
+            raise serializers.ValidationError("give exactly one of grace_period (seconds) or reclaim_at (ISO 8601)")
+        return attrs

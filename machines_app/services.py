@@ -18,3 +18,8 @@ def machine_reclaim(*, repos: Repositories, machine_id: str, at: datetime | None
     """Ask Host Factory to give the machine back (reported by getReturnRequests)."""
     when = at or utcnow()
     return update_with_retry(repos.machines, machine_id, lambda m: m.replace(reclaim_at=when))
+
+
+def machine_reclaim_clear(*, repos: Repositories, machine_id: str) -> Machine:
+    """Withdraw a reclaim notice: getReturnRequests stops listing the machine."""
+    return update_with_retry(repos.machines, machine_id, lambda m: m.replace(reclaim_at=None))

@@ -3,22 +3,28 @@ reconciles the machine's requests (the services do it)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hostfactory.api.viewsets import RepositoryViewSet
+from hostfactory.domain import utcnow
+from hostfactory.errors import DomainValidationError
 from hostfactory.fleet.machines import machine_delete, machine_register, machine_update, machine_update_status
 from machines_app import models
 from machines_app.domain import MACHINE_ID_RE, Machine
 from machines_app.serializers import (
     MachineFilterSerializer,
     MachineLookupSerializer,
+    MachineReclaimSerializer,
     MachineSerializer,
     MachineStatusSerializer,
     MachineUpdateSerializer,
 )
+from machines_app.services import machine_reclaim, machine_reclaim_clear
 
 
 @extend_schema_view(
@@ -41,7 +47,7 @@ class MachineViewSet(RepositoryViewSet):
     lookup_field = "machine_id"
     id_pattern = MACHINE_ID_RE
     immutable_fields = ("machine_id", "request_id", "template_id")
-    permission_actions = {"lookup": "view", "status": "change"}
+    permission_actions = {"lookup": "view", "status": "change", "reclaim": "reclaim"}
 
     def create(self, request: Request) -> Response:
         machine = Machine(**self.validated(MachineSerializer))
@@ -84,3 +90,22 @@ class MachineViewSet(RepositoryViewSet):
         status = data.pop("status")
         changed = machine_update_status(repos=self.repos, machine_id=current.machine_id, status=status, changes=data)
         return self.output(changed)
+
+    @extend_schema(
+        summary="Give notice that the cloud takes a machine back (POST), or withdraw it (DELETE)",
+        description="getReturnRequests then lists the host with the seconds left as gracePeriod. "
+        "Needs machines_app.reclaim_machine (operators, provisioners).",
+        request=MachineReclaimSerializer,
+        responses=MachineSerializer,
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def reclaim(self, request: Request, **kwargs) -> Response:
+        current = self.get_object()
+        if request.method == "DELETE":
+            return self.output(machine_reclaim_clear(repos=self.repos, machine_id=current.machine_id))
+        data = self.validated(MachineReclaimSerializer)
+        if not current.is_live:
+            status = current.status.value
+            raise DomainValidationError("machine_id", f"is {status}: only a live machine can be reclaimed")
+        at = data.get("reclaim_at") or utcnow() + timedelta(seconds=data["grace_period"])
+        return self.output(machine_reclaim(repos=self.repos, machine_id=current.machine_id, at=at))

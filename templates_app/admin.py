@@ -10,12 +10,23 @@ from hostfactory.storage import get_repositories
 from templates_app import models
 from templates_app.filters import TEMPLATE_FILTERS
 from templates_app.forms import TemplateForm
-from templates_app.services import template_delete, template_set_enabled
+from templates_app.services import template_delete, template_set_enabled, templates_source
 
 
 def provider_type_options() -> list[tuple[str, str]]:
     templates = get_repositories().templates.list_page(limit=FILTER_SAMPLE).items
     return [(kind, kind) for kind in sorted({"aws", *(template.provider_type for template in templates)})]
+
+
+SOURCE_NOTES = {
+    "service": "Templates source: this service (HOSTFACTORY_TEMPLATES_SOURCE=service): edit them here.",
+    "hostfactory": "Templates source: Host Factory's conf-dir <instance>prov_templates.json "
+    "(HOSTFACTORY_TEMPLATES_SOURCE=hostfactory): the plugin's next getAvailableTemplates replaces edits made here.",
+}
+
+
+def templates_source_note() -> str:
+    return SOURCE_NOTES.get(templates_source(), f"Templates source: {templates_source()!r} (unknown)")
 
 
 @admin.register(models.Template)
@@ -27,7 +38,7 @@ class TemplateAdmin(RepositoryModelAdmin):
         "enabled",
         "max_number",
         "provider_type",
-        "provider_api",
+        "launch_api",
         "price_type",
         "description",
         "updated_at",
@@ -47,10 +58,25 @@ class TemplateAdmin(RepositoryModelAdmin):
     shown_fields = ("description", "provider_type", "provider_api", "price_type", "attributes", "provider_config")
     labels = {"provider_api": "provider API"}
 
+    @admin.display(description="launch API")
+    def launch_api(self, obj: models.Template) -> str:
+        """The API the template launches with; "(rule)" when it follows from its price type."""
+        template = obj.aggregate
+        api = template.effective_provider_api
+        if api is None:
+            return "-"
+        return api if template.provider_api else f"{api} (from priceType)"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(request, {**(extra_context or {}), "subtitle": templates_source_note()})
+
     def get_fieldsets(self, request: HttpRequest, obj: models.Template | None = None) -> list:
+        provider = ("provider_type", "provider_api", "price_type", "provider_config")
+        if obj is not None:
+            provider = ("provider_type", "provider_api", "launch_api", "price_type", "provider_config")
         fieldsets = [
             (None, {"fields": ("template_id", "enabled", "max_number", "description")}),
-            ("Provider", {"fields": ("provider_type", "provider_api", "price_type", "provider_config")}),
+            ("Provider", {"fields": provider}),
             ("Host Factory attributes", {"fields": ("attributes",)}),
         ]
         if obj is not None:
@@ -58,7 +84,7 @@ class TemplateAdmin(RepositoryModelAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
-        return ("template_id", "created_at", "updated_at") if obj is not None else ()
+        return ("template_id", "launch_api", "created_at", "updated_at") if obj is not None else ()
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         template_delete(repos=get_repositories(), template_id=aggregate_id)

@@ -21,12 +21,22 @@ from hostfactory.domain import (
 
 ATTRIBUTE_TYPES = ("String", "Numeric", "Boolean")
 REQUIRED_ATTRIBUTES = ("type", "ncpus", "nram")
+# LSF's resource connector names the memory attribute ``mem`` where Symphony says ``nram``.
+ATTRIBUTE_ALIASES = {"nram": ("nram", "mem")}
+# The type an attribute sent without one gets (a bare value, or a one-element list): the
+# numeric attributes Symphony and LSF document (docs/hostfactory.md), String for the rest.
+NUMERIC_ATTRIBUTES = frozenset(
+    {"ncpus", "ncores", "nram", "mem", "nstatic", "rank", "maxmem", "swp", "maxswp", "ndisks", "nthreads", "nprocs"}
+)
 PROVIDER_APIS = ("RunInstances", "EC2Fleet", "SpotFleet", "ASG")
 PRICE_TYPES = ("ondemand", "spot", "heterogeneous")
 FLEET_TYPES = ("instant", "request", "maintain")
 # The fleet types each AWS launch API has; an API absent here takes no fleetType.
 FLEET_TYPES_BY_API = {"EC2Fleet": ("instant", "request", "maintain"), "SpotFleet": ("request", "maintain")}
 PRICE_TYPES_BY_API = {"RunInstances": ("ondemand", "spot")}
+# How IBM's AWS provider launches a template that names no launch API (docs/hostfactory.md):
+# a spot price or a spot price type asks for a Spot Fleet, anything else for RunInstances.
+SPOT_PRICE_TYPES = ("spot", "heterogeneous")
 PROVIDER_TYPE_RE = re.compile(r"^[a-z0-9]+$")
 INSTANCE_TAGS_RE = re.compile(r"^[^=;]+=[^;]*(;[^=;]+=[^;]*)*;?$")
 UNLIMITED = -1
@@ -121,6 +131,7 @@ PROVIDER_CONFIG_CHECKS = {
     "volumeType": _check_string,
     "userDataScript": _check_string,
     "launchTemplateId": _check_string,
+    "spotPrice": _check_number,
 }
 
 
@@ -135,12 +146,19 @@ def _decimal(field: str, value: Any) -> Decimal:
 
 
 def normalise_attribute(key: str, pair: Any) -> list[str]:
-    """Check one typed attribute and return it as ``[type, "string value"]``."""
+    """Check one attribute and return it as ``[type, "string value"]``. A value sent without
+    its type (``"X86_64"``, ``4096`` or ``["4096"]``) gets the type the attribute's name has."""
     field = f"attributes.{key}"
     if not isinstance(key, str) or not 1 <= len(key) <= 64:
         fail("attributes", f"keys must be 1-64 characters, got {key!r}")
-    if not isinstance(pair, list | tuple) or len(pair) != 2:
-        fail(field, f"must be a [type, value] pair, got {pair!r}")
+    if isinstance(pair, list | tuple) and len(pair) == 1:
+        if pair[0] in ATTRIBUTE_TYPES:
+            fail(field, f"must be a [type, value] pair; {pair!r} has a type and no value")
+        pair = pair[0]
+    if not isinstance(pair, list | tuple):
+        pair = [attribute_type(key), pair]
+    if len(pair) != 2:
+        fail(field, f"must be a [type, value] pair or a bare value, got {pair!r}")
     kind, value = pair
     if kind not in ATTRIBUTE_TYPES:
         fail(field, f"type must be one of {', '.join(ATTRIBUTE_TYPES)}, got {kind!r}")
@@ -152,6 +170,10 @@ def normalise_attribute(key: str, pair: Any) -> list[str]:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         fail(field, f"value must be a string, got {value!r}")
     return [kind, str(value)]
+
+
+def attribute_type(key: str) -> str:
+    return "Numeric" if key in NUMERIC_ATTRIBUTES else "String"
 
 
 def attribute_matches(pair: list[str], criterion: Any) -> bool:
@@ -176,7 +198,8 @@ class Template(Aggregate):
     attributes: dict[str, list[str]]
     provider_type: str = "aws"
     provider_api: str | None = None
-    price_type: str = "ondemand"
+    # None: follows from spotPrice (spot when one is set, else ondemand), as IBM's provider reads it.
+    price_type: str | None = None
     provider_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
     enabled: bool = True
@@ -188,9 +211,12 @@ class Template(Aggregate):
         check_template_id("template_id", self.template_id)
         self._validate_max_number()
         self._validate_attributes()
-        self._validate_choices()
         self._validate_provider_config()
-        self._validate_launch_settings()
+        if self.price_type is None:
+            self.normalise("price_type", "spot" if self._spot_price() else "ondemand")
+        self._validate_choices()
+        if self.provider_type == "aws" and self.provider_api:
+            self.check_launch_settings()
         _check_string("description", self.description)
         check_type("enabled", self.enabled, bool, "true or false")
 
@@ -201,9 +227,16 @@ class Template(Aggregate):
 
     def _validate_attributes(self) -> None:
         check_type("attributes", self.attributes, dict, "an object of typed attributes")
-        missing = [name for name in REQUIRED_ATTRIBUTES if name not in self.attributes]
+        missing = [
+            name
+            for name in REQUIRED_ATTRIBUTES
+            if not any(alias in self.attributes for alias in ATTRIBUTE_ALIASES.get(name, (name,)))
+        ]
         if missing:
-            fail("attributes", f"must include {', '.join(REQUIRED_ATTRIBUTES)}; missing {', '.join(missing)}")
+            fail(
+                "attributes",
+                f"must include {', '.join(REQUIRED_ATTRIBUTES)} (mem may stand for nram); missing {', '.join(missing)}",
+            )
         normal = {key: normalise_attribute(key, pair) for key, pair in self.attributes.items()}
         self.normalise("attributes", normal)
 
@@ -226,25 +259,38 @@ class Template(Aggregate):
         except (TypeError, ValueError) as error:
             fail("provider_config", f"must be JSON-serialisable ({error})")
 
-    def _validate_launch_settings(self) -> None:
+    def _spot_price(self) -> Decimal:
+        price = self.provider_config.get("spotPrice")
+        return Decimal(str(price)) if price not in (None, "") else Decimal(0)
+
+    @property
+    def effective_provider_api(self) -> str | None:
+        """The AWS launch API this template launches with: ``provider_api`` when set; else the
+        rule of IBM's AWS provider (docs/hostfactory.md): a spot template (a spotPrice, or
+        price type spot / heterogeneous) through a Spot Fleet, any other through RunInstances.
+        None for templates of other providers."""
+        if self.provider_api or self.provider_type != "aws":
+            return self.provider_api
+        return "SpotFleet" if self.price_type in SPOT_PRICE_TYPES or self._spot_price() else "RunInstances"
+
+    def check_launch_settings(self) -> None:
         """An AWS template must carry what its launch API needs, so a request for it is never
-        attempted with settings that cannot launch (templates of other providers are free-form)."""
-        if self.provider_type != "aws" or not self.provider_api:
-            return
-        config, api = self.provider_config, self.provider_api
+        attempted with settings that cannot launch."""
+        config, api = self.provider_config, self.effective_provider_api
+        named = f"provider_api {api}" if self.provider_api else f"launch API {api} (no providerApi; see priceType)"
         if not config.get("imageId") and not config.get("launchTemplateId"):
-            fail("provider_config.imageId", f"is required for provider_api {api} (unless launchTemplateId is set)")
+            fail("provider_config.imageId", f"is required for {named} (unless launchTemplateId is set)")
         if not config.get("vmType") and not config.get("vmTypes"):
-            fail("provider_config.vmType", f"vmType or vmTypes is required for provider_api {api}")
+            fail("provider_config.vmType", f"vmType or vmTypes is required for {named}")
         allowed = FLEET_TYPES_BY_API.get(api, ())
         if "fleetType" in config and config["fleetType"] not in allowed:
             got, field = config["fleetType"], "provider_config.fleetType"
             if allowed:
-                fail(field, f"must be one of {', '.join(allowed)} for provider_api {api}, got {got!r}")
-            fail(field, f"provider_api {api} takes no fleetType; remove it (got {got!r})")
+                fail(field, f"must be one of {', '.join(allowed)} for {named}, got {got!r}")
+            fail(field, f"{named} takes no fleetType; remove it (got {got!r})")
         prices = PRICE_TYPES_BY_API.get(api, PRICE_TYPES)
         if self.price_type not in prices:
-            fail("price_type", f"must be one of {', '.join(prices)} for provider_api {api}, got {self.price_type!r}")
+            fail("price_type", f"must be one of {', '.join(prices)} for {named}, got {self.price_type!r}")
 
     @property
     def is_unlimited(self) -> bool:

@@ -35,12 +35,20 @@ class TemplateSerializer(serializers.Serializer):
     attributes = TypedAttributesField()
     provider_type = rule_field(TEMPLATE_FIELDS["provider_type"], required=False, default="aws")
     provider_api = rule_field(TEMPLATE_FIELDS["provider_api"], required=False, allow_null=True, default=None)
-    price_type = rule_field(TEMPLATE_FIELDS["price_type"], required=False, default="ondemand")
+    price_type = rule_field(
+        TEMPLATE_FIELDS["price_type"],
+        required=False,
+        default=None,
+        help_text="Default: spot when provider_config has a spotPrice, else ondemand.",
+    )
     provider_config = serializers.DictField(
         required=False, default=dict, help_text="Provider launch settings under their Host Factory names."
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     enabled = serializers.BooleanField(required=False, default=True)
+    effective_provider_api = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The API it launches with: provider_api, or IBM's rule."
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     version = serializers.IntegerField(read_only=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core.cache import cache
+
 from hostfactory.errors import DomainValidationError, HostFactoryError, InUse
+from hostfactory.providers import check_template_launchable
 from hostfactory.services import get_or_404, update_with_retry
-from templates_app.domain import Template
+from templates_app.domain import FILE_FIELDS, Template
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -37,39 +42,97 @@ class LoadReport:
         )
 
 
-def templates_parse(data: Any, source: str = "templates file") -> list[Template]:
-    """Every template of a ``{"templates": [...]}`` document, all validated, or an error
-    naming the first bad template (by position and id) and field."""
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Why one template of a file is refused: where it is, the field, and what is allowed."""
+
+    position: int
+    template_id: str | None
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        name = f" ({self.template_id!r})" if self.template_id is not None else ""
+        return f"template #{self.position}{name}: {self.field}: {self.rule}"
+
+
+@dataclass
+class CheckedTemplates:
+    """Every template of a file, checked: the ones that may be loaded, and the rest."""
+
+    source: str
+    valid: list[Template] = field(default_factory=list)
+    problems: list[TemplateProblem] = field(default_factory=list)
+
+    def report(self) -> str:
+        total = len(self.valid) + len(self.problems)
+        lines = [f"{self.source}: {len(self.problems)} of {total} templates refused:"]
+        return "\n".join([*lines, *(f"  {problem}" for problem in self.problems)])
+
+
+# Our field names as a templates file spells them, so a problem names what the file says.
+FILE_NAMES = {name: key for key, name in FILE_FIELDS.items()}
+
+
+def templates_check(data: Any, source: str = "templates file") -> CheckedTemplates:
+    """Check every template of a ``{"templates": [...]}`` document (the domain's rules, and
+    that the configured provider can launch it); one bad template never hides the next."""
     if not isinstance(data, dict) or not isinstance(data.get("templates"), list):
         raise TemplateFileError(f'{source}: must be an object with a "templates" list')
-    templates, seen = [], set()
+    checked, seen = CheckedTemplates(source=source), set()
     for position, item in enumerate(data["templates"], start=1):
-        label = f"{source}: template #{position}"
-        if isinstance(item, dict) and "templateId" in item:
-            label += f" ({item['templateId']!r})"
+        template_id = item.get("templateId") if isinstance(item, dict) else None
         try:
             template = Template.from_hostfactory(item)
+            check_template_launchable(template)
         except DomainValidationError as error:
-            raise TemplateFileError(f"{label}: {error}") from None
+            checked.problems.append(TemplateProblem(position, template_id, _file_name(error.field), error.rule))
+            continue
         if template.template_id in seen:
-            raise TemplateFileError(f"{label}: templateId {template.template_id!r} appears twice")
+            checked.problems.append(TemplateProblem(position, template_id, "templateId", "appears twice in the file"))
+            continue
         seen.add(template.template_id)
-        templates.append(template)
-    return templates
+        checked.valid.append(template)
+    return checked
+
+
+def _file_name(field_name: str) -> str:
+    head, _, rest = field_name.partition(".")
+    if head == "provider_config" and rest:
+        return rest
+    return FILE_NAMES.get(head, head) + (f".{rest}" if rest else "")
+
+
+def templates_parse(data: Any, source: str = "templates file") -> list[Template]:
+    """Every template of the document, all valid, or a TemplateFileError listing every
+    problem (template position and id, field, what is allowed)."""
+    checked = templates_check(data, source)
+    if checked.problems:
+        raise TemplateFileError(checked.report())
+    return checked.valid
 
 
 def templates_read_file(path: str | Path) -> list[Template]:
+    return templates_parse(templates_read_json(path), source=str(path))
+
+
+def templates_read_json(path: str | Path) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise TemplateFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise TemplateFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return templates_json(text, source=str(path))
+
+
+def templates_json(text: str, source: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise TemplateFileError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+            f"{source}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
-    return templates_parse(data, source=str(path))
 
 
 def templates_load(
@@ -130,14 +193,52 @@ def _content(template: Template) -> dict[str, Any]:
     return template.to_hostfactory()
 
 
+# -- templates from Host Factory's conf dir (HOSTFACTORY_TEMPLATES_SOURCE=hostfactory) ----------
+
+TEMPLATES_SOURCES = ("service", "hostfactory")
+# The sha256 of the last templates file loaded. A cache miss (another process, a restart)
+# only costs one more round trip: the plugin sends the content and an unchanged file loads
+# as "unchanged", so correctness never depends on the cache.
+TEMPLATES_FILE_CACHE_KEY = "hostfactory:templates-file-sha256"
+
+
+class TemplatesFileUnknown(HostFactoryError):
+    """The plugin sent the hash of a templates file the service has not loaded: send it."""
+
+    code = "templates_file_unknown"
+
+
+def templates_source() -> str:
+    return getattr(settings, "HOSTFACTORY_TEMPLATES_SOURCE", "service")
+
+
+def templates_file_sync(*, repos: Repositories, name: str, sha256: str, content: str | None) -> LoadReport | None:
+    """Make the template store hold the templates file Host Factory has. Known hash: nothing
+    to do (None). Unknown hash without content: TemplatesFileUnknown. With content: the
+    checks of load_templates, then a replace load (templates the file no longer has go,
+    refused with nothing written while something uses them)."""
+    if cache.get(TEMPLATES_FILE_CACHE_KEY) == sha256:
+        return None
+    if content is None:
+        raise TemplatesFileUnknown(f"{name}: the service has not loaded this version ({sha256[:12]}); send it")
+    if hashlib.sha256(content.encode("utf-8")).hexdigest() != sha256:
+        raise TemplateFileError(f"{name}: content does not match its sha256 {sha256[:12]}...; send both again")
+    templates = templates_parse(templates_json(content, source=name), source=name)
+    report = templates_load(repos=repos, templates=templates, replace=True)
+    cache.set(TEMPLATES_FILE_CACHE_KEY, sha256, timeout=None)
+    return report
+
+
 def template_create(*, repos: Repositories, template: Template) -> Template:
     """Store a new template; VersionConflict when the id is taken."""
+    check_template_launchable(template)
     return repos.templates.save(template.replace(version=0, created_at=None, updated_at=None))
 
 
 def template_update(*, repos: Repositories, template: Template) -> Template:
     """Store ``template`` over the stored one of the same ``version`` (stale: VersionConflict)."""
     get_or_404(repos.templates, template.template_id)
+    check_template_launchable(template)
     return repos.templates.save(template)
 
 

@@ -124,11 +124,15 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def storage(backend_settings, settings):
     """The whole Django stack routed to a fresh backend (memory or moto): returns the
-    repositories ``get_repositories()`` now gives."""
+    repositories ``get_repositories()`` now gives. The cache goes too: what it remembers
+    (the templates file loaded) was about the store that is gone."""
+    from django.core.cache import cache
+
     from hostfactory.storage import get_repositories, reset_repositories
 
     settings.HOSTFACTORY_STORAGE = backend_settings[1]
     reset_repositories()
+    cache.clear()
     yield get_repositories()
     reset_repositories()
 

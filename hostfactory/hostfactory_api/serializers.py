@@ -28,6 +28,29 @@ class OneOrManyField(serializers.ListField):
 # -- input -------------------------------------------------------------------------------
 
 
+MAX_TEMPLATES_FILE_CHARS = 2_000_000
+
+
+class TemplatesFileSerializer(serializers.Serializer):
+    """The provider instance's conf-dir templates file, as the plugin read it."""
+
+    name = serializers.CharField(max_length=255, help_text="Its file name, e.g. hfsvcprov_templates.json.")
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="sha256 of its UTF-8 content, lower-case hex.")
+    content = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        max_length=MAX_TEMPLATES_FILE_CHARS,
+        help_text="The file's text; sent when the service answered 409 templates_file_unknown.",
+    )
+
+
+class GetAvailableTemplatesInputSerializer(serializers.Serializer):
+    """Host Factory sends {}; our plugin adds the conf-dir templates file (its hash, then its
+    content when the service asks), read only when HOSTFACTORY_TEMPLATES_SOURCE=hostfactory."""
+
+    templatesFile = TemplatesFileSerializer(required=False)
+
+
 class TemplateAskSerializer(serializers.Serializer):
     templateId = rule_field(TEMPLATE_ID, trim_whitespace=False)
     machineCount = serializers.IntegerField()
@@ -99,6 +122,8 @@ class HFMachineSerializer(serializers.Serializer):
     priceType = serializers.CharField(allow_blank=True)
     launchtime = serializers.IntegerField(help_text="Epoch seconds.")
     message = serializers.CharField(allow_blank=True, help_text="Non-empty when result is fail.")
+    instanceTags = serializers.CharField(allow_blank=True, help_text='The instance\'s tags, "k=v;k2=v2", or "".')
+    cloudHostId = serializers.CharField(allow_null=True, help_text="The cloud's id of the host (IBM sends null).")
 
 
 class HFRequestSerializer(serializers.Serializer):
@@ -126,3 +151,7 @@ class GetReturnRequestsOutputSerializer(serializers.Serializer):
 
 class HFErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class HFCodedErrorSerializer(HFErrorSerializer):
+    code = serializers.CharField(help_text="templates_file_unknown: send the templates file's content.")

@@ -25,6 +25,7 @@ from machines_app.domain import (
 )
 from requests_app.domain import Request, RequestType, hf_request_status, request_type_of
 from templates_app.domain import Template
+from templates_app.services import TemplateFileError, templates_file_sync, templates_source
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -41,6 +42,7 @@ NOTHING_TO_RETURN_MESSAGE = "No machines to return."
 # Our field names as Host Factory's input calls them, so its administrator sees its own words.
 HF_FIELD_NAMES = {"template_id": "templateId", "machine_count": "machineCount"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BOOKKEEPING_TAGS = ("hostfactory:", "aws:")
 
 
 # -- getAvailableTemplates ---------------------------------------------------------------
@@ -60,9 +62,27 @@ def hf_get_available_templates(*, repos: Repositories) -> dict[str, Any]:
     }
 
 
+def hf_sync_templates_file(*, repos: Repositories, sent: dict[str, str] | None) -> None:
+    """With HOSTFACTORY_TEMPLATES_SOURCE=hostfactory, load the conf-dir templates file the
+    plugin sent (templates_file_sync) before the templates are read; else ignore it."""
+    if templates_source() != "hostfactory":
+        return
+    if not sent:
+        raise TemplateFileError(
+            "HOSTFACTORY_TEMPLATES_SOURCE is hostfactory, but the plugin sent no templates file: it reads "
+            "$HF_PROVIDER_CONFDIR/<HF_PROVIDER_NAME>prov_templates.json (install the plugin of export_plugin)"
+        )
+    report = templates_file_sync(repos=repos, name=sent["name"], sha256=sent["sha256"], content=sent.get("content"))
+    if report is not None:
+        logger.info("getAvailableTemplates: loaded %s from Host Factory: %s", sent["name"], report.summary())
+
+
 def hf_template(template: Template, available: int | None) -> dict[str, Any]:
-    """The templates-file form (provider settings at top level) plus ``availableNumber``."""
+    """The templates-file form (provider settings at top level) plus ``availableNumber``, and
+    ``providerApi`` set to the API the template launches with (open-hostfactory-plugin's key)."""
     data = template.to_hostfactory()
+    if template.effective_provider_api:
+        data["providerApi"] = template.effective_provider_api
     head = {"templateId": data.pop("templateId"), "maxNumber": data.pop("maxNumber")}
     if available is not None and not template.is_unlimited:
         head["availableNumber"] = available
@@ -178,7 +198,16 @@ def hf_machine(machine: Machine, request: Request) -> dict[str, Any]:
         "priceType": machine.price_type or "",
         "launchtime": hf_launchtime(machine),
         "message": hf_machine_message(machine, result),
+        "instanceTags": hf_instance_tags(machine),
+        "cloudHostId": machine.machine_id,
     }
+
+
+def hf_instance_tags(machine: Machine) -> str:
+    """The instance's tags as IBM writes them, ``key=value;key=value`` (``""`` for none),
+    without the bookkeeping tags (ours, AWS's) no template set."""
+    tags = [f"{key}={value}" for key, value in machine.tags.items() if not key.startswith(BOOKKEEPING_TAGS)]
+    return ";".join(tags)
 
 
 def hf_launchtime(machine: Machine) -> int:

@@ -22,8 +22,10 @@ from hostfactory.hostfactory_api.services import (
     hf_get_return_requests,
     hf_request_machines,
     hf_request_return_machines,
+    hf_sync_templates_file,
 )
 from hostfactory.storage import Repositories, get_repositories
+from templates_app.services import TemplatesFileUnknown
 
 ERRORS = {
     400: OpenApiResponse(hf.HFErrorSerializer, description="Bad input; the message names the problem."),
@@ -33,13 +35,13 @@ ERRORS = {
 }
 
 
-def documented(operation: str, request: Any, response: type[serializers.Serializer]):
+def documented(operation: str, request: Any, response: type[serializers.Serializer], more: dict | None = None):
     return extend_schema(
         operation_id=operation,
         summary=operation,
         tags=["hostfactory"],
         request=request,
-        responses={200: response, **ERRORS},
+        responses={200: response, **ERRORS, **(more or {})},
     )
 
 
@@ -59,15 +61,29 @@ class HostFactoryView(APIView):
 
 
 class GetAvailableTemplatesView(HostFactoryView):
-    """The input ({}) is ignored."""
+    """Host Factory's input ({}) is ignored; the plugin's templatesFile is loaded first when
+    HOSTFACTORY_TEMPLATES_SOURCE=hostfactory (409 templates_file_unknown: send its content)."""
 
-    @documented("getAvailableTemplates", None, hf.GetAvailableTemplatesOutputSerializer)
+    input_serializer_class = hf.GetAvailableTemplatesInputSerializer
+
+    @documented(
+        "getAvailableTemplates",
+        hf.GetAvailableTemplatesInputSerializer,
+        hf.GetAvailableTemplatesOutputSerializer,
+        {409: OpenApiResponse(hf.HFCodedErrorSerializer, description="Send the templates file's content.")},
+    )
     def post(self, request: Request) -> Response:
+        sent = self.validated(request).get("templatesFile")
+        try:
+            hf_sync_templates_file(repos=self.repos, sent=sent)
+        except TemplatesFileUnknown as error:
+            return Response({"message": str(error), "code": error.code}, status=409)
         return Response(hf_get_available_templates(repos=self.repos))
 
     @documented("getAvailableTemplatesGet", None, hf.GetAvailableTemplatesOutputSerializer)
     def get(self, request: Request) -> Response:
-        return self.post(request)
+        hf_sync_templates_file(repos=self.repos, sent=None)
+        return Response(hf_get_available_templates(repos=self.repos))
 
 
 class RequestMachinesView(HostFactoryView):

@@ -17,9 +17,16 @@ Python standard library only, and nothing from the service's code, so it runs wi
     HF_SERVICE_TIMEOUT      SERVICE_TIMEOUT      seconds per attempt (default 30)
     HF_SERVICE_RETRIES      SERVICE_RETRIES      retries on connection errors and 5xx (default 3)
     HF_SERVICE_CA_FILE      SERVICE_CA_FILE      CA bundle for a private certificate authority
+
+getAvailableTemplates also sends the provider instance's templates file
+``$HF_PROVIDER_CONFDIR/<HF_PROVIDER_NAME>prov_templates.json`` when it exists: its sha256,
+then its content when the service answers that it has not loaded that version (used when the
+service's HOSTFACTORY_TEMPLATES_SOURCE is hostfactory, ignored otherwise).
 """
 
 import argparse
+import difflib
+import hashlib
 import json
 import os
 import socket
@@ -50,6 +57,17 @@ BACKOFF_SECONDS = 0.5  # doubled after each attempt: 0.5, 1, 2, ...
 MAX_BACKOFF_SECONDS = 8.0
 USER_AGENT = "hostfactory-plugin-client/1"
 KNOWN_MESSAGE_KEYS = ("message", "detail")
+SEND_TEMPLATES_FILE = "templates_file_unknown"
+# Settings a provider config file may hold; any other key is reported as a likely typo.
+CONFIG_KEYS = (
+    "SERVICE_URL",
+    "SERVICE_TOKEN",
+    "SERVICE_TOKEN_FILE",
+    "SERVICE_TIMEOUT",
+    "SERVICE_RETRIES",
+    "SERVICE_CA_FILE",
+    "LOG_LEVEL",
+)
 
 
 class ClientError(Exception):
@@ -59,6 +77,10 @@ class ClientError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+class SendTemplatesFile(ClientError):
+    """The service has not loaded the templates file whose hash we sent: send its content."""
 
 
 class Config(NamedTuple):
@@ -80,16 +102,21 @@ def load_config(env: "Mapping[str, str]") -> Config:
 
     url = setting("SERVICE_URL")
     if not url:
-        where = f" or SERVICE_URL in {file_path}" if file_path else ""
-        raise ClientError(f"the service URL is not set: set HF_SERVICE_URL{where}")
+        where = f"the provider config ({file_path})"
+        raise ClientError(f"the service URL is not set: set HF_SERVICE_URL, or SERVICE_URL in {where}")
     if not url.startswith(("http://", "https://")):
         raise ClientError(f"HF_SERVICE_URL must start with http:// or https://, got {url!r}")
     token = env.get("HF_SERVICE_TOKEN") or _token_from_file(env.get("HF_SERVICE_TOKEN_FILE"))
     token = (
-        token or _text(file_settings.get("SERVICE_TOKEN")) or _token_from_file(file_settings.get("SERVICE_TOKEN_FILE"))
+        token
+        or _text(file_settings.get("SERVICE_TOKEN"))
+        or _token_from_file(config_token_file(file_settings, file_path))
     )
     if not token:
-        raise ClientError("the API token is not set: set HF_SERVICE_TOKEN or HF_SERVICE_TOKEN_FILE (or SERVICE_TOKEN)")
+        raise ClientError(
+            "the API token is not set: set HF_SERVICE_TOKEN or HF_SERVICE_TOKEN_FILE, or SERVICE_TOKEN_FILE in the "
+            f"provider config ({file_path})"
+        )
     return Config(
         url=url.rstrip("/"),
         token=token,
@@ -100,13 +127,11 @@ def load_config(env: "Mapping[str, str]") -> Config:
 
 
 def provider_config(env: "Mapping[str, str]") -> "tuple[dict[str, Any], str | None]":
-    """The provider instance's config file, when Host Factory names one and it exists."""
-    confdir, provider = env.get("HF_PROVIDER_CONFDIR"), env.get("HF_PROVIDER_NAME")
-    if not confdir or not provider:
-        return {}, None
-    path = Path(confdir) / f"{provider}prov_config.json"
-    if not path.is_file():
-        return {}, None
+    """The provider instance's config file, when Host Factory names one and it exists; else
+    ``{}`` and a note of where we looked (for the error messages)."""
+    path, note = conf_path(env, "config")
+    if path is None or not path.is_file():
+        return {}, note or f"not found: {path}"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -114,6 +139,25 @@ def provider_config(env: "Mapping[str, str]") -> "tuple[dict[str, Any], str | No
     if not isinstance(data, dict):
         raise ClientError(f"the provider config {path} must hold a JSON object")
     return data, str(path)
+
+
+def conf_path(env: "Mapping[str, str]", kind: str) -> "tuple[Path | None, str | None]":
+    """``$HF_PROVIDER_CONFDIR/<HF_PROVIDER_NAME>prov_<kind>.json``, or None and why not."""
+    confdir, provider = env.get("HF_PROVIDER_CONFDIR"), env.get("HF_PROVIDER_NAME")
+    if not confdir and not provider:
+        return None, "HF_PROVIDER_CONFDIR and HF_PROVIDER_NAME are not set"
+    if not confdir or not provider:
+        missing = "HF_PROVIDER_CONFDIR" if not confdir else "HF_PROVIDER_NAME"
+        return None, f"{missing} is not set"
+    return Path(confdir) / f"{provider}prov_{kind}.json", None
+
+
+def config_token_file(file_settings: "dict[str, Any]", file_path: "str | None") -> "str | None":
+    """SERVICE_TOKEN_FILE of the provider config; a relative path is read beside that file."""
+    value = _text(file_settings.get("SERVICE_TOKEN_FILE"))
+    if value and file_path and Path(file_path).is_file() and not Path(value).is_absolute():
+        return str(Path(file_path).parent / value)
+    return value
 
 
 def _text(value: Any) -> "str | None":
@@ -157,6 +201,34 @@ def read_input(path: "str | None") -> bytes:
     except ValueError as error:
         raise ClientError(f"the input file {path} is not valid JSON: {error}") from None
     return json.dumps(data).encode("utf-8")
+
+
+def templates_file(env: "Mapping[str, str]") -> "dict[str, str] | None":
+    """The conf-dir templates file as getAvailableTemplates sends it (name, sha256, text)."""
+    path, _note = conf_path(env, "templates")
+    if path is None or not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ClientError(f"cannot read the templates file {path}: {reason}") from None
+    return {"name": path.name, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "content": text}
+
+
+def get_available_templates(config: Config, env: "Mapping[str, str]", body: bytes) -> "dict[str, Any]":
+    """Send the templates file's hash; its content only when the service asks for it."""
+    sent = templates_file(env)
+    if sent is None:
+        return call(config, "getAvailableTemplates", body)
+    data = json.loads(body.decode("utf-8"))
+    data["templatesFile"] = {"name": sent["name"], "sha256": sent["sha256"]}
+    try:
+        return call(config, "getAvailableTemplates", json.dumps(data).encode("utf-8"))
+    except SendTemplatesFile:
+        log(f"the service asked for {sent['name']}: sending it")
+    data["templatesFile"] = sent
+    return call(config, "getAvailableTemplates", json.dumps(data).encode("utf-8"))
 
 
 # -- the call ------------------------------------------------------------------------------
@@ -216,21 +288,30 @@ def _answer(status: int, raw: bytes, url: str) -> "dict[str, Any]":
     if not isinstance(data, dict):
         raise ClientError(
             f"the service at {url} answered HTTP {status} with something that is not a JSON object",
-            f"first bytes of the answer: {raw[:200]!r}",
+            f"first bytes of the answer: {_text_of(raw, 200)}",
         )
     return data
 
 
-def _server_message(raw: bytes) -> str:
+def _server_json(raw: bytes) -> "dict[str, Any]":
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return ""
-    if isinstance(data, dict):
-        for key in KNOWN_MESSAGE_KEYS:
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _server_message(raw: bytes) -> str:
+    data = _server_json(raw)
+    for key in KNOWN_MESSAGE_KEYS:
+        if isinstance(data.get(key), str) and data[key]:
+            return data[key]
     return ""
+
+
+def _text_of(raw: bytes, limit: int) -> str:
+    """An answer's first bytes as text for stderr (never a b'...' repr)."""
+    return raw[:limit].decode("utf-8", errors="replace")
 
 
 def _http_failure(error: urllib.error.HTTPError, url: str, attempt: int) -> ClientError:
@@ -240,7 +321,9 @@ def _http_failure(error: urllib.error.HTTPError, url: str, attempt: int) -> Clie
     except (OSError, HTTPException):
         raw = b""
     said = _server_message(raw)
-    details = f"POST {url}: HTTP {code} (attempt {attempt}); answer: {raw[:500]!r}"
+    details = f"POST {url}: HTTP {code} (attempt {attempt}); answer: {_text_of(raw, 500)}"
+    if code == 409 and _server_json(raw).get("code") == SEND_TEMPLATES_FILE:
+        return SendTemplatesFile(said, details)
     if 300 <= code < 400:
         where = error.headers.get("Location", "?")
         message = f"the service redirected to {where}; set HF_SERVICE_URL to the final address (https?)"
@@ -266,6 +349,48 @@ def _connection_failure(error: Exception, url: str, timeout: float, attempt: int
     return ClientError(f"cannot reach the Host Factory service at {url}: {reason}", details), False
 
 
+# -- check (scripts/check.sh): what works, and what to fix --------------------------------
+
+
+def check(env: "Mapping[str, str]") -> int:
+    """Report, for the administrator, each part of the installation; exit 1 if one fails."""
+    failed = False
+
+    def report(level: str, text: str) -> None:
+        nonlocal failed
+        failed = failed or level == "error"
+        print(f"{level}: {text}", flush=True)
+
+    try:
+        file_settings, file_path = provider_config(env)
+    except ClientError as error:
+        report("error", error.message)
+        return 1
+    report("ok" if Path(str(file_path)).is_file() else "warning", f"provider config: {file_path}")
+    for key in sorted(set(file_settings) - set(CONFIG_KEYS)):
+        close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(CONFIG_KEYS)}"
+        report("warning", f"{file_path}: unknown key {key!r}{hint}")
+    token_file = env.get("HF_SERVICE_TOKEN_FILE") or config_token_file(file_settings, file_path)
+    if token_file and Path(token_file).is_file() and Path(token_file).stat().st_mode & 0o077:
+        mode = oct(Path(token_file).stat().st_mode & 0o777)
+        report("warning", f"the token file {token_file} is readable by others ({mode}): chmod 600 {token_file}")
+    templates, _note = conf_path(env, "templates")
+    if templates is not None:
+        found = templates.is_file()
+        report("ok" if found else "warning", f"templates file: {templates}{'' if found else ' (not found)'}")
+    try:
+        config = load_config(env)
+        report("ok", f"service URL {config.url}, token set")
+        answer = get_available_templates(config, env, b"{}")
+    except ClientError as error:
+        report("error", error.message)
+        return 1
+    offered = answer.get("templates") if isinstance(answer.get("templates"), list) else []
+    report("ok", f"getAvailableTemplates answered: {len(offered)} templates offered")
+    return 1 if failed else 0
+
+
 # -- main ----------------------------------------------------------------------------------
 
 
@@ -281,7 +406,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: "list[str]") -> argparse.Namespace:
     parser = _Parser(prog="client.py", description="Host Factory provider plugin client.")
-    parser.add_argument("operation", choices=OPERATIONS)
+    parser.add_argument("operation", choices=(*OPERATIONS, "check"))
     parser.add_argument("-f", "--file", help="input JSON file from Host Factory ('-' for stdin)")
     return parser.parse_args(argv)
 
@@ -290,7 +415,13 @@ def main(argv: "list[str] | None" = None, env: "Mapping[str, str] | None" = None
     env = os.environ if env is None else env
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
-        answer = call(load_config(env), args.operation, read_input(args.file))
+        if args.operation == "check":
+            return check(env)
+        config, body = load_config(env), read_input(args.file)
+        if args.operation == "getAvailableTemplates":
+            answer = get_available_templates(config, env, body)
+        else:
+            answer = call(config, args.operation, body)
     except ClientError as error:
         return fail(error.message, error.details)
     except Exception as error:  # never a traceback on stdout, never exit 0 on an error

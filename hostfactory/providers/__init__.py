@@ -6,9 +6,14 @@ capacity itself (``manage.py provision``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from hostfactory.providers.base import InstanceInfo, Launch, LaunchFailed, LaunchUnsettled, Provider
+
+if TYPE_CHECKING:
+    from templates_app.domain import Template
 
 PROVIDER_NAMES = ("none", "aws")
 
@@ -19,7 +24,9 @@ __all__ = [
     "LaunchFailed",
     "LaunchUnsettled",
     "Provider",
+    "check_template_launchable",
     "get_provider",
+    "provider_class",
     "provider_problem",
 ]
 
@@ -31,8 +38,8 @@ def provider_problem(name: object) -> str | None:
     return None
 
 
-def get_provider(name: str | None = None) -> Provider:
-    """The provider ``name`` (default: the HOSTFACTORY_PROVIDER setting)."""
+def provider_class(name: str | None = None) -> type[Provider]:
+    """The class of provider ``name`` (default: the HOSTFACTORY_PROVIDER setting)."""
     name = getattr(settings, "HOSTFACTORY_PROVIDER", "none") if name is None else name
     problem = provider_problem(name)
     if problem:
@@ -42,7 +49,17 @@ def get_provider(name: str | None = None) -> Provider:
     if name == "aws":
         from hostfactory.providers.aws import AwsProvider
 
-        return AwsProvider.from_settings()
+        return AwsProvider
     from hostfactory.providers.none import NoneProvider
 
-    return NoneProvider()
+    return NoneProvider
+
+
+def get_provider(name: str | None = None) -> Provider:
+    """The provider ``name`` (default: the HOSTFACTORY_PROVIDER setting)."""
+    return provider_class(name).from_settings()
+
+
+def check_template_launchable(template: Template) -> None:
+    """DomainValidationError when the configured provider could not launch ``template``."""
+    provider_class().check_template(template)

@@ -79,6 +79,17 @@ class Provider(ABC):
             return f"Template {template_id} no longer exists."
         return None
 
+    @classmethod
+    def from_settings(cls) -> Provider:
+        return cls()
+
+    @classmethod
+    def check_template(cls, template: Template) -> None:
+        """Raise DomainValidationError (field, what is allowed) when this provider could not
+        launch ``template``, so it is refused when stored rather than failed at launch.
+        Providers that launch nothing accept every template."""
+        return None
+
     def sync_machines(self, *, repos: Any) -> Any:
         """Reconcile every live machine with the cloud; returns the sync's report."""
         return None

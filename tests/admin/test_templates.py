@@ -248,3 +248,24 @@ def test_the_provider_type_limit_is_the_domains(fleet, operator_client):
     refused = operator_client.post(admin_url("template", "add"), add_form(template_id="tpl-2", provider_type="a" * 65))
     assert "at most 64 characters" in form_errors(refused)["provider_type"][0]
     assert fleet.repos.templates.get_by_id("tpl-2") is None
+
+
+def test_list_and_detail_show_the_launch_api_a_template_without_provider_api_gets(fleet, operator_client, storage):
+    from tests.support import aggregates
+
+    storage.templates.save(aggregates.template("tpl-ibm", provider_api=None, provider_config={"spotPrice": "0.1"}))
+
+    page = operator_client.get(admin_url("template")).content.decode()
+    detail = operator_client.get(admin_url("template", "change", "tpl-ibm")).content.decode()
+
+    assert "SpotFleet (from priceType)" in page
+    assert "SpotFleet (from priceType)" in detail
+
+
+def test_the_changelist_says_where_templates_come_from(fleet, operator_client, settings):
+    assert "HOSTFACTORY_TEMPLATES_SOURCE=service" in operator_client.get(admin_url("template")).content.decode()
+
+    settings.HOSTFACTORY_TEMPLATES_SOURCE = "hostfactory"
+    page = html.unescape(operator_client.get(admin_url("template")).content.decode())
+
+    assert "Host Factory's conf-dir <instance>prov_templates.json (HOSTFACTORY_TEMPLATES_SOURCE=hostfactory)" in page

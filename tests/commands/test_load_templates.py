@@ -81,15 +81,29 @@ def test_dry_run_reports_and_writes_nothing(storage, tmp_path):
     assert set(stored(storage)) == {"tpl-old"}
 
 
-def test_one_bad_template_loads_nothing(storage, tmp_path):
-    templates = [sample("tpl-1"), sample("tpl-2"), sample("tpl-3", maxNumber=20000), sample("tpl-4")]
+def test_bad_templates_load_nothing_and_every_problem_is_named(storage, tmp_path):
+    templates = [sample("tpl-1"), sample("tpl-2", maxNumber=20000), sample("tpl-3"), sample("tpl-4", priceType="x")]
     path = write_templates(tmp_path / "t.json", templates)
     with pytest.raises(CommandError) as failure:
         run_command("load_templates", path)
     assert str(failure.value) == (
-        f"{path}: template #3 ('tpl-3'): max_number: must be -1 (unlimited) or 0..10000, got 20000"
+        f"{path}: 2 of 4 templates refused:\n"
+        "  template #2 ('tpl-2'): maxNumber: must be -1 (unlimited) or 0..10000, got 20000\n"
+        "  template #4 ('tpl-4'): priceType: must be one of ondemand, spot, heterogeneous, got 'x'\n"
+        "nothing loaded (--skip-invalid loads the valid ones)"
     )
     assert stored(storage) == {}
+
+
+def test_skip_invalid_loads_the_valid_templates_and_lists_the_rest(storage, tmp_path):
+    templates = [sample("tpl-1"), sample("tpl-2", maxNumber=20000), sample("tpl-3")]
+    path = write_templates(tmp_path / "t.json", templates)
+
+    output = run_command("load_templates", path, "--skip-invalid")
+
+    assert sorted(stored(storage)) == ["tpl-1", "tpl-3"]
+    assert "template #2 ('tpl-2'): maxNumber: must be -1 (unlimited) or 0..10000" in output.err
+    assert "2 templates in" in output.out and "1 refused" in output.out
 
 
 @pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)  # input checks, before storage

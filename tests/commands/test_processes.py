@@ -65,7 +65,7 @@ def test_load_templates_then_export_in_other_processes(shared, tmp_path):
     bad.write_text(json.dumps({"templates": [{"templateId": "ok-1"}]}), encoding="utf-8")
     refused = manage("load_templates", str(bad), "--replace", env=env)
     assert refused.returncode == 1
-    assert refused.stderr.strip().startswith(f"CommandError: {bad}: template #1 ('ok-1')")
+    assert refused.stderr.strip().startswith(f"CommandError: {bad}: 1 of 1 templates refused:\n  template #1 ('ok-1')")
     assert "Traceback" not in refused.stderr
     assert len(repos.templates.get_all()) == 4
 

@@ -8,6 +8,7 @@ values from the sets Host Factory knows.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ RESULTS = {"succeed", "executing", "fail"}
 # EC2 instance states, as Host Factory samples spell them in any case.
 MACHINE_STATUSES = {"pending", "running", "stopping", "stopped", "shutting-down", "terminated"}
 ATTRIBUTE_TYPES = {"String", "Numeric", "Boolean"}
+# "k=v;k2=v2" or "" (IBM's instanceTags)
+INSTANCE_TAGS_RE = re.compile(r"(|[^=;]+=[^;]*(;[^=;]+=[^;]*)*)")
 # Objects keyed by free-form names rather than by field names.
 MAPS = {"attributes", "vmTypes"}
 
@@ -62,14 +65,14 @@ def seed(repos) -> dict[str, Any]:
     for path in files:
         for data in load(path)["templates"]:
             data = {key: value for key, value in data.items() if value is not None}
-            data["attributes"] = {"nram": ["Numeric", "1024"], **data["attributes"]}  # LSF's sample has mem only
             data["maxNumber"] = max(data["maxNumber"], 20)
             templates[data["templateId"]] = Template.from_hostfactory(data)
     templates_load(repos=repos, templates=list(templates.values()))
 
     add_template(repos, "conformance", max_number=-1)
     acquire = add_acquire(repos, "conformance", count=6)
-    machines = launch(repos, acquire, count=4, instance_type="r5n.2xlarge", price_type="ondemand")
+    tags = {"team": "hpc", "project": "risk", "hostfactory:request-id": acquire.request_id}
+    machines = launch(repos, acquire, count=4, instance_type="r5n.2xlarge", price_type="ondemand", tags=tags)
     machines += launch(repos, acquire, count=1, status="pending")
     machines += launch(repos, acquire, count=1, status="failed")
     returned, reclaimed, lost = machines[0], machines[1], machines[2]
@@ -125,6 +128,8 @@ def test_our_outputs_have_the_shape_of_the_samples(traffic, plugin, subtests):
     machines = [m for r in outputs["getRequestStatus"][0]["requests"] for m in r["machines"]]
     assert {m["result"] for m in machines} == RESULTS
     assert len(outputs["getReturnRequests"][0]["requests"]) == 3  # reclaimed, terminated, failed
+    # Tags as key=value without our bookkeeping ones; hosts without tags say "".
+    assert {m["instanceTags"] for m in machines} == {"team=hpc;project=risk", ""}
     for operation in OPERATIONS:
         shapes = [load(path) for path in samples(f"{operation}.output*.json") if "failure" not in path.name]
         for output in outputs[operation]:
@@ -188,6 +193,8 @@ def assert_values(operation: str, output: dict[str, Any]) -> None:
                 assert machine["result"] in RESULTS and machine["status"].lower() in MACHINE_STATUSES
                 assert type(machine["launchtime"]) is int and machine["launchtime"] > 1_500_000_000
                 assert all(value is not None for value in machine.values()), machine
+                assert INSTANCE_TAGS_RE.fullmatch(machine["instanceTags"]), machine  # IBM's keys, IBM's form
+                assert machine["cloudHostId"] == machine["machineId"], machine
                 if machine["result"] == "fail":
                     assert machine["message"], machine
     elif operation == "getReturnRequests":

@@ -251,6 +251,8 @@ def test_status_machine_entries_are_host_factory_shaped(storage, plugin):
         "priceType": "",
         "launchtime": int(good.created_at.timestamp()),
         "message": "",
+        "instanceTags": "",
+        "cloudHostId": good.machine_id,
     }
     failed = by_id[bad.machine_id]
     assert (failed["result"], failed["status"], failed["message"]) == ("fail", "terminated", bad.status_reason)

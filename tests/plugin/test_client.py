@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -259,3 +260,48 @@ def test_the_client_stays_runnable_on_the_python3_of_older_symphony_hosts():
         if a is not None and not isinstance(a, ast.Name | ast.Attribute | ast.Constant)
     ]
     assert late == [], f"quote these annotations: {late}"
+
+
+# -- where the client looked, and what it shows --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"HF_PROVIDER_CONFDIR": "/opt/hf/conf/providers/hfsvcinst"}, "HF_PROVIDER_NAME is not set"),
+        ({"HF_PROVIDER_NAME": "hfsvcinst"}, "HF_PROVIDER_CONFDIR is not set"),
+        (
+            {"HF_PROVIDER_CONFDIR": "/opt/hf/conf/providers/hfsvcinst", "HF_PROVIDER_NAME": "hfsvcinst"},
+            "not found: /opt/hf/conf/providers/hfsvcinst/hfsvcinstprov_config.json",
+        ),
+    ],
+)
+def test_a_conf_dir_that_leads_nowhere_is_named_with_the_path_looked_for(capsys, env, words):
+    message, _ = failure(capsys, "getAvailableTemplates", env)
+    assert "HF_SERVICE_URL" in message and words in message
+
+
+def test_stderr_shows_the_answer_as_text_not_bytes(capsys, stub, sleeps, input_file):
+    stub.answer(400, "machineCount: trop grand — 0".encode())
+    _message, err = failure(capsys, "getRequestStatus", {"HF_SERVICE_URL": stub.url, "HF_SERVICE_TOKEN": "t"})
+    assert "answer: machineCount: trop grand — 0" in err and "b'" not in err
+
+
+def test_get_available_templates_sends_the_templates_file_hash_then_its_content_when_asked(capsys, stub, tmp_path):
+    text = '{"templates": []}\n'
+    (tmp_path / "hfsvcprov_templates.json").write_text(text)
+    env = {
+        "HF_SERVICE_URL": stub.url,
+        "HF_SERVICE_TOKEN": "t",
+        "HF_PROVIDER_CONFDIR": str(tmp_path),
+        "HF_PROVIDER_NAME": "hfsvc",
+    }
+    stub.answer(409, {"message": "send it", "code": "templates_file_unknown"})
+
+    message, _ = failure(capsys, "getAvailableTemplates", env)  # the stub keeps asking
+
+    first, second = (json.loads(received.body)["templatesFile"] for received in stub.received)
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    assert first == {"name": "hfsvcprov_templates.json", "sha256": sha}
+    assert second == {"name": "hfsvcprov_templates.json", "sha256": sha, "content": text}
+    assert message == "send it"

@@ -9,7 +9,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -30,15 +29,6 @@ OPERATIONS = [
 ]
 # The live server answers from another thread, so the test's data must be committed.
 LIVE_DB = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def stdlib_python(tmp_path) -> str:
-    """A python3 for the scripts that sees the standard library only (isolated, no site)."""
-    wrapper = tmp_path / "python3-stdlib-only"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return str(wrapper)
 
 
 @pytest.fixture

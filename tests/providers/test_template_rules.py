@@ -104,8 +104,8 @@ def test_a_templates_file_with_an_incomplete_template_is_refused_naming_it_and_t
         templates_parse(document, source="awsprov_templates.json")
 
     assert str(caught.value) == (
-        "awsprov_templates.json: template #1 ('NoImage'): provider_config.imageId: is required for provider_api "
-        "EC2Fleet (unless launchTemplateId is set)"
+        "awsprov_templates.json: 1 of 1 templates refused:\n"
+        "  template #1 ('NoImage'): imageId: is required for provider_api EC2Fleet (unless launchTemplateId is set)"
     )
 
 

@@ -107,8 +107,10 @@ def test_attributes_type_ncpus_and_nram_are_required(missing):
     ("attributes", "field", "says"),
     [
         ([["ncpus", "2"]], "attributes", "must be an object"),
-        ({**ATTRIBUTES, "gpu": "1"}, "attributes.gpu", "must be a [type, value] pair"),
-        ({**ATTRIBUTES, "gpu": ["Numeric"]}, "attributes.gpu", "must be a [type, value] pair"),
+        ({**ATTRIBUTES, "gpu": ["Numeric"]}, "attributes.gpu", "has a type and no value"),
+        ({**ATTRIBUTES, "gpu": ["String", "1", "2"]}, "attributes.gpu", "must be a [type, value] pair"),
+        ({**ATTRIBUTES, "ncpus": "four"}, "attributes.ncpus", "must be a decimal number"),
+        ({**ATTRIBUTES, "gpu": None}, "attributes.gpu", "value must be a string"),
         ({**ATTRIBUTES, "gpu": ["Integer", "1"]}, "attributes.gpu", "type must be one of String, Numeric, Boolean"),
         ({**ATTRIBUTES, "ncpus": ["Numeric", "two"]}, "attributes.ncpus", "must be a decimal number"),
         ({**ATTRIBUTES, "ncpus": ["Numeric", "NaN"]}, "attributes.ncpus", "must be a decimal number"),
@@ -122,6 +124,33 @@ def test_attributes_type_ncpus_and_nram_are_required(missing):
 def test_attributes_reject(attributes, field, says):
     error = rejected(field, attributes=attributes)
     assert says in str(error)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        # GCP provider tests: bare values.
+        {"type": "X86_64", "ncpus": "4", "nram": 1024, "ncores": "1"},
+        # Morgan Stanley's k8s templates: one-element lists.
+        {"type": ["String", "X86_64"], "ncpus": ["8"], "nram": ["4096"], "zone": ["a"]},
+    ],
+)
+def test_untyped_attributes_get_the_type_of_their_name(given):
+    attributes = make(attributes=given).attributes
+
+    numeric = {key for key, pair in attributes.items() if pair[0] == "Numeric"}
+    assert numeric == {key for key in given if key in ("ncpus", "nram", "ncores")}
+    assert attributes["type"] == ["String", "X86_64"]
+    assert all(isinstance(pair[1], str) for pair in attributes.values())
+
+
+def test_mem_stands_for_nram_and_is_kept_as_given():
+    attributes = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "mem": ["Numeric", "1024"]}
+
+    template = make(attributes=attributes)
+
+    assert template.attributes == attributes
+    assert "nram" not in template.to_hostfactory()["attributes"]
 
 
 # -- provider_type, provider_api, price_type, description, enabled ------------------------
@@ -153,9 +182,35 @@ def test_price_type_accepts(price_type):
     assert make(price_type=price_type).price_type == price_type
 
 
-@pytest.mark.parametrize("price_type", ["cheap", "", None, "OnDemand"])
+@pytest.mark.parametrize("price_type", ["cheap", "", "OnDemand"])
 def test_price_type_rejects(price_type):
     rejected("price_type", price_type=price_type)
+
+
+@pytest.mark.parametrize(
+    ("config", "price_type"),
+    [({}, "ondemand"), ({"spotPrice": "0.05"}, "spot"), ({"spotPrice": 0}, "ondemand")],
+)
+def test_price_type_not_given_follows_from_spot_price(config, price_type):
+    assert make(price_type=None, provider_config=config).price_type == price_type
+    document = {"templateId": "t", "maxNumber": 1, "attributes": ATTRIBUTES, **config}
+    assert Template.from_hostfactory(document).price_type == price_type
+
+
+@pytest.mark.parametrize(
+    ("fields", "api"),
+    [
+        ({}, "RunInstances"),
+        ({"provider_config": {"imageId": "ami-1", "vmType": "t3.small", "launchTemplateId": "lt-1"}}, "RunInstances"),
+        ({"provider_config": {"spotPrice": "0.1", "fleetRole": "arn:aws:iam::1:role/r"}}, "SpotFleet"),
+        ({"price_type": "spot"}, "SpotFleet"),
+        ({"price_type": "heterogeneous"}, "SpotFleet"),
+        ({"provider_api": "EC2Fleet", "provider_type": "x", "price_type": "spot"}, "EC2Fleet"),
+        ({"provider_type": "gcp"}, None),
+    ],
+)
+def test_the_effective_launch_api_follows_ibms_provider_when_none_is_given(fields, api):
+    assert make(**fields).effective_provider_api == api
 
 
 @pytest.mark.parametrize(("field", "value"), [("description", None), ("description", 5), ("enabled", "yes")])

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from hostfactory.errors import DomainValidationError
 from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.providers.aws.common import AwsContext
 from hostfactory.providers.aws.instances import describe_instances
@@ -46,21 +47,29 @@ class AwsProvider(Provider):
         problem = super().launch_problem(template, template_id)
         if problem or template is None:
             return problem
-        if template.provider_type != "aws":
-            return f"Template {template_id} is for provider {template.provider_type!r}, not aws."
-        if template.provider_api not in LAUNCHERS:
-            return f"Template {template_id} has no providerApi (one of {', '.join(LAUNCHERS)})."
+        try:
+            self.check_template(template)
+        except DomainValidationError as error:
+            return f"Template {template_id} cannot be launched: {error}"
         return None
+
+    @classmethod
+    def check_template(cls, template: Template) -> None:
+        if template.provider_type != "aws":
+            raise DomainValidationError(
+                "provider_type", f"must be aws: HOSTFACTORY_PROVIDER is aws, got {template.provider_type!r}"
+            )
+        template.check_launch_settings()
 
     def sync_machines(self, *, repos: Repositories) -> SyncReport:
         """The reconciliation ``manage.py sync_machines`` runs, on our EC2 client."""
         return machines_sync(repos=repos, ec2=self.clients.ec2)
 
     def launch(self, *, request: Request, template: Template) -> Launch:
-        return self.launcher(template.provider_api).launch(request, template)
+        return self.launcher(template.effective_provider_api).launch(request, template)
 
     def find_launch(self, *, request: Request, template: Template) -> Launch | None:
-        return self.launcher(template.provider_api).find(request, template)
+        return self.launcher(template.effective_provider_api).find(request, template)
 
     def launch_progress(self, *, request: Request) -> Launch:
         return self.launcher(request.provider_data.get("api")).progress(request)

@@ -27,7 +27,7 @@ ENDED_FLEET_STATES = {"deleted", "deleted_running", "deleted_terminating", "fail
 def launch_record(template: Template, **extra: Any) -> dict[str, Any]:
     """What every launch records: enough to follow, shrink and clean up without the template."""
     return {
-        "api": template.provider_api,
+        "api": template.effective_provider_api,
         "fleet_type": spec.fleet_type(template),
         "price_type": template.price_type,
         "percent_on_demand": int(template.provider_config.get("percentOnDemand", 0)),

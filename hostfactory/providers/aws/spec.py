@@ -47,7 +47,13 @@ def client_token(request_id: str, purpose: str) -> str:
 
 
 def fleet_type(template: Template) -> str | None:
-    return template.provider_config.get("fleetType") or DEFAULT_FLEET_TYPES.get(template.provider_api)
+    return template.provider_config.get("fleetType") or DEFAULT_FLEET_TYPES.get(template.effective_provider_api)
+
+
+def max_spot_price(template: Template) -> Any:
+    """maxSpotPrice, or spotPrice (the name IBM's LSF AWS templates give the spot bid)."""
+    config = template.provider_config
+    return config.get("maxSpotPrice") or config.get("spotPrice")
 
 
 def parse_tags(text: str) -> dict[str, str]:
@@ -213,15 +219,15 @@ def run_instances_params(template: Template, request: Request, *, image_id: str 
         params["UserData"] = script
     if template.price_type == "spot":
         options: dict[str, Any] = {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}
-        if config.get("maxSpotPrice"):
-            options["MaxPrice"] = str(config["maxSpotPrice"])
+        if max_spot_price(template):
+            options["MaxPrice"] = str(max_spot_price(template))
         params["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": options}
     return params
 
 
 def _overrides(template: Template, *, weight_key: str, price_key: str | None) -> list[dict[str, Any]]:
     """One override per instance type and subnet, each type counted at its weight."""
-    price = template.provider_config.get("maxSpotPrice")
+    price = max_spot_price(template)
     result = []
     for instance_type, weight in weights(template).items():
         for subnet in subnets(template) or [None]:
@@ -291,8 +297,8 @@ def spot_fleet_config(template: Template, request: Request, *, launch_template_i
         "TagSpecifications": [{"ResourceType": "spot-fleet-request", "Tags": request_tags(template, request)}],
         "ClientToken": client_token(request.request_id, "spotfleet"),
     }
-    if template.provider_config.get("maxSpotPrice"):
-        config["SpotPrice"] = str(template.provider_config["maxSpotPrice"])
+    if max_spot_price(template):
+        config["SpotPrice"] = str(max_spot_price(template))
     return config
 
 
@@ -320,8 +326,8 @@ def asg_params(template: Template, request: Request, *, launch_template_id: str)
         "OnDemandPercentageAboveBaseCapacity": on_demand,
         "SpotAllocationStrategy": allocation_strategy(template),
     }
-    if template.provider_config.get("maxSpotPrice"):
-        distribution["SpotMaxPrice"] = str(template.provider_config["maxSpotPrice"])
+    if max_spot_price(template):
+        distribution["SpotMaxPrice"] = str(max_spot_price(template))
     params["MixedInstancesPolicy"] = {
         "LaunchTemplate": {
             "LaunchTemplateSpecification": spec,
