@@ -246,3 +246,54 @@ class DiskDynalite:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class ClientPool:
+    """``size`` client processes (``tests.reliability.clients --serve``) kept for many rounds:
+    starting eight Python processes per trial would cost more than the trial."""
+
+    def __init__(self, base: str, token: str, size: int = 8) -> None:
+        self.base, self.token, self.size = base, token, size
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> ClientPool:
+        command = [sys.executable, "-m", "tests.reliability.clients", "--serve", self.base, self.token]
+        for _ in range(self.size):
+            self.processes.append(
+                subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+        return self
+
+    def send(self, scripts: list[list[dict]]) -> None:
+        """Give client i the calls ``scripts[i]``, every client at once (a missing script is
+        an empty one); they start as soon as they read it."""
+        assert len(scripts) <= self.size, f"{len(scripts)} scripts for {self.size} clients"
+        lines = [json.dumps(script) + "\n" for script in scripts]
+        lines += ["[]\n"] * (self.size - len(lines))
+        for process, line in zip(self.processes, lines, strict=True):
+            process.stdin.write(line)
+        for process in self.processes:
+            process.stdin.flush()
+
+    def receive(self) -> list[list[list[dict]]]:
+        """Per client, per call, its attempts (``http``, ``body``, ``at``)."""
+        answers = []
+        for process in self.processes:
+            line = process.stdout.readline()
+            assert line, f"a client process died (exit {process.poll()})"
+            answers.append(json.loads(line))
+        return answers
+
+    def round(self, scripts: list[list[dict]]) -> list[list[list[dict]]]:
+        self.send(scripts)
+        return self.receive()
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            process.stdin.close()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -17,22 +17,11 @@ from hostfactory.storage.config import StorageConfig
 from hostfactory.storage.dynamodb import MAX_RETRY_ATTEMPTS
 from tests.api.fixtures import operator, plugin  # noqa: F401
 from tests.conftest import storage_settings
-from tests.reliability.live import Answer, DiskDynalite, Gunicorn, call, prepare_database, server_environment
+from tests.reliability.live import Answer, Gunicorn, call, prepare_database, server_environment
 from tests.support import aggregates
-from tests.support.dynalite import find_dynalite
 
 pytestmark = pytest.mark.dynalite
 HF = "/api/v1/hostfactory"
-
-
-@pytest.fixture
-def disk_dynalite(dynalite_server, tmp_path):
-    """A dynalite of its own, keeping its tables on disk (``dynalite_server`` only makes CI
-    fail, not skip, when dynalite is missing)."""
-    server = DiskDynalite(find_dynalite(), tmp_path / "dynalite")
-    server.start()
-    yield server
-    server.kill()
 
 
 class Writer(threading.Thread):
