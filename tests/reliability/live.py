@@ -94,6 +94,12 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> str:
     return done.stdout
 
 
+def start_manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """``manage.py`` as a process running beside the test (its output in text pipes)."""
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def prepare_database(env: dict[str, str]) -> dict[str, str]:
     """Migrate the server's database and create its users; returns their tokens by name."""
     manage("migrate", "--no-input", "--verbosity", "0", env=env)

@@ -6,13 +6,19 @@ this process, must be what one caller at a time would have left."""
 from __future__ import annotations
 
 import random
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
 
+from hostfactory.domain import utcnow
 from hostfactory.fleet.machines import machine_register, machine_update_status
-from hostfactory.fleet.requests import request_cancel, request_create_acquire
+from hostfactory.fleet.requests import CLAIM_VOID_AFTER, request_cancel, request_create_acquire
 from machines_app.domain import Machine, MachineStatus
+from tests.commands.ec2 import REGION, ec2_over_http
+from tests.reliability.conftest import running_stack
+from tests.reliability.live import call, start_manage
 from tests.support import aggregates
 
 pytestmark = [pytest.mark.dynalite, pytest.mark.slow]
@@ -41,15 +47,15 @@ def last(attempts: list[dict]) -> tuple[int, dict]:
     return attempts[-1]["http"], attempts[-1]["body"]
 
 
-def launched(repos, template_id: str, count: int, status: MachineStatus = MachineStatus.RUNNING) -> list[Machine]:
-    """An acquire request of ``count`` hosts, all registered and reported ``status``: what a
-    provisioner leaves, made through the same services the API runs."""
+def launched(repos, template_id: str, count: int, ids: list[str] | None = None) -> list[Machine]:
+    """An acquire request of ``count`` hosts (cloud ids ``ids``, else made up), all registered
+    and running: what a provisioner leaves, made through the same services the API runs."""
     request = request_create_acquire(repos=repos, template_id=template_id, machine_count=count)
     machines = []
-    for _ in range(count):
-        machine = aggregates.machine(instance_id(), request_id=request.request_id, template_id=template_id)
+    for machine_id in ids or [instance_id() for _ in range(count)]:
+        machine = aggregates.machine(machine_id, request_id=request.request_id, template_id=template_id)
         machine_register(repos=repos, machine=machine)
-        machines.append(machine_update_status(repos=repos, machine_id=machine.machine_id, status=status))
+        machines.append(machine_update_status(repos=repos, machine_id=machine.machine_id, status=MachineStatus.RUNNING))
     return machines
 
 
@@ -180,3 +186,213 @@ def test_racing_status_reports_never_mix(stack):
     assert not mixed, f"{len(mixed)} of {REPORT_TRIALS} machines mix two reports:\n" + "\n".join(mixed)
     assert stack.repos.templates.usage(template.template_id).used == len(bystander)
     print(orders)
+
+
+# -- 4. a return against sync_machines -------------------------------------------------------
+
+RETURNED_HOSTS = 24
+BYSTANDERS = 4
+SPREAD = 0.05
+
+
+def wait_for_a_write(repos, machine_ids: list[str], process, timeout: float = 60) -> None:
+    """Wait until ``process`` has ended one of the machines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(not m.is_live for m in repos.machines.get_many(machine_ids)):
+            return
+        assert process.poll() is None, f"exited first: {process.communicate()}"
+        time.sleep(0.02)
+    raise AssertionError(f"no machine ended within {timeout} s")
+
+
+def test_return_racing_sync_machines_strands_no_host_and_releases_once(stack):
+    """EC2 has terminated 24 hosts; ``manage.py sync_machines`` (a process, against moto's EC2
+    server) records it while eight plugins ask to return those hosts, one call per host, spread
+    over the sync's run. Afterwards every host is either returned by a return that completed,
+    or terminated with no claim and listed by getReturnRequests; the ledger counts exactly the
+    hosts still live (four bystanders), so no host was released twice."""
+    with ec2_over_http() as (endpoint, ec2):
+        ids = [
+            i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12345678", MinCount=28, MaxCount=28)["Instances"]
+        ]
+        hosts, bystanders = ids[:RETURNED_HOSTS], ids[RETURNED_HOSTS:]
+        template = stack.repos.templates.save(aggregates.template(unique("tpl-sync"), max_number=100))
+        launched(stack.repos, template.template_id, len(ids), ids)
+        ec2.terminate_instances(InstanceIds=hosts)
+
+        env = {**stack.env, "AWS_ENDPOINT_URL_EC2": endpoint, "AWS_REGION": REGION}
+        started = time.time()
+        sync = start_manage("sync_machines", env=env)
+        wait_for_a_write(stack.repos, hosts, sync)
+        per_client = [hosts[i :: stack.clients.size] for i in range(stack.clients.size)]
+        # The sync is writing: client i's j-th call leaves about (i + 8 j) * SPREAD s from now,
+        # so the calls cover the rest of its run, each racing the sync's write of its host.
+        scripts = [
+            [
+                post(f"{HF}/requestReturnMachines", {"machines": [{"machineId": h}]}, delay=SPREAD * (8 if j else i))
+                for j, h in enumerate(mine)
+            ]
+            for i, mine in enumerate(per_client)
+        ]
+        answers = stack.clients.round(scripts)
+        output, errors = sync.communicate(timeout=120)
+        assert sync.returncode == 0, f"{output}\n{errors}"
+
+    returns = {}
+    for mine, client in zip(per_client, answers, strict=True):
+        for host, attempts in zip(mine, client, strict=True):
+            status, answer = last(attempts)
+            assert status == 200, (status, answer)
+            returns[host] = (answer["requestId"], answer["message"], attempts[-1]["at"])
+    acknowledged = sorted({rid for rid, message, _ in returns.values() if message == "Delete VM success."})
+    polled = call(
+        stack.server.url,
+        "POST",
+        f"{HF}/getRequestStatus",
+        stack.clients.token,
+        {"requests": [{"requestId": r} for r in acknowledged]},
+    )
+    assert polled.status == 200, polled.text
+    assert {entry["status"] for entry in polled.json["requests"]} <= {"complete"}, polled.json
+
+    machines = {m.machine_id: m for m in stack.repos.machines.get_many(ids)}
+    listed = call(
+        stack.server.url,
+        "POST",
+        f"{HF}/getReturnRequests",
+        stack.clients.token,
+        {"machines": [{"machineId": h} for h in hosts]},
+    )
+    assert listed.status == 200, listed.text
+    claimable = {entry["machineId"] for entry in listed.json["requests"] if entry["gracePeriod"] == 0}
+    stranded, outcome = [], {"returned": 0, "terminated first": 0}
+    for host in hosts:
+        machine = machines[host]
+        request_id, message, _at = returns[host]
+        if message == "Delete VM success.":
+            ok = machine.return_request_id == request_id and machine.status in (
+                MachineStatus.RETURNED,
+                MachineStatus.TERMINATED,
+            )
+            outcome["returned"] += 1
+        else:
+            ok = machine.status == MachineStatus.TERMINATED and machine.return_request_id is None and host in claimable
+            outcome["terminated first"] += 1
+        if not ok:
+            stranded.append(
+                f"{host}: {machine.status} return_request_id={machine.return_request_id}, answer {message} {request_id}"
+            )
+    assert not stranded, "\n".join(stranded)
+    live = [m for m in machines.values() if m.is_live]
+    assert sorted(m.machine_id for m in live) == sorted(bystanders)
+    usage = stack.repos.templates.usage(template.template_id)
+    assert (usage.used, usage.reservations) == (len(bystanders), {})
+    ended = sorted(m.updated_at.timestamp() for m in machines.values() if not m.is_live)
+    asked = sorted(at - started for *_, at in returns.values())
+    print(
+        outcome,
+        f"sync wrote {ended[0] - started:.1f}-{ended[-1] - started:.1f} s, answers {asked[0]:.1f}-{asked[-1]:.1f} s",
+    )
+
+
+# -- 5. a storage kill in the middle of returns ----------------------------------------------
+
+KILL_HOSTS = 48  # 8 clients x 3 calls x 2 hosts
+KILL_AFTER_RETURNS = 6
+
+
+@pytest.fixture
+def disk_stack(disk_dynalite, tmp_path):
+    yield from running_stack(disk_dynalite.endpoint, tmp_path)
+
+
+def wait_for_returns(repos, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(repos.requests.get_all({"request_type": "return"})) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} return requests within {timeout} s"
+        time.sleep(0.02)
+
+
+def test_storage_killed_mid_returns_leaves_no_half_written_return(disk_stack, disk_dynalite):
+    """Eight plugins return 48 hosts, two per call, retrying a failed call as Host Factory does,
+    while dynalite is killed (SIGKILL) and started again on the same files. Afterwards every
+    acknowledged return is stored with the claims it answered; every claim names a stored
+    return or one that was never written (its call failed), and such a host is returned by
+    the next call once the claim is void; no host is left that no return can take."""
+    repos, clients = disk_stack.repos, disk_stack.clients
+    template = repos.templates.save(aggregates.template(unique("tpl-kill"), max_number=-1))
+    hosts = [m.machine_id for m in launched(repos, template.template_id, KILL_HOSTS)]
+    pairs = [hosts[i : i + 2] for i in range(0, KILL_HOSTS, 2)]
+    per_client = [pairs[i :: clients.size] for i in range(clients.size)]
+    retry = {"until": [200], "retry_for": 40, "pause": 0.2}
+    clients.send(
+        [
+            [
+                post(f"{HF}/requestReturnMachines", {"machines": [{"machineId": h} for h in pair]}, **retry)
+                for pair in mine
+            ]
+            for mine in per_client
+        ]
+    )
+    wait_for_returns(repos, KILL_AFTER_RETURNS)
+    disk_dynalite.kill()
+    time.sleep(1.5)
+    disk_dynalite.start()
+    answers = clients.receive()
+
+    calls = [
+        (pair, attempts)
+        for mine, client in zip(per_client, answers, strict=True)
+        for pair, attempts in zip(mine, client, strict=True)
+    ]
+    statuses = [attempt["http"] for _pair, attempts in calls for attempt in attempts]
+    unexpected = [
+        a
+        for _p, attempts in calls
+        for a in attempts
+        if a["http"] not in (200, 503)
+        or list(a["body"]) != (["requestId", "message"] if a["http"] == 200 else ["message"])
+    ]
+    assert not unexpected, unexpected[:5]
+    assert 503 in statuses, "the kill hit no call"
+    by_id = {r.request_id: r for r in repos.requests.get_all({"request_type": "return"})}
+    machines = {m.machine_id: m for m in repos.machines.get_many(hosts)}
+    assert_acknowledged_returns_kept(calls, by_id)
+    assert_no_half_written_return(by_id, machines)
+    dead = sorted(h for h, m in machines.items() if m.return_request_id not in by_id)
+    assert all(machines[h].return_request_id for h in dead), "a live host no return holds, though every call got a 200"
+
+    # Once void (CLAIM_VOID_AFTER after it was made), a dead claim is no claim: the next call
+    # for those hosts takes them.
+    if dead:
+        void_at = max(machines[h].updated_at for h in dead) + CLAIM_VOID_AFTER + timedelta(seconds=1)
+        time.sleep(max(0.0, (void_at - utcnow()).total_seconds()))
+        body = {"machines": [{"machineId": h} for h in dead]}
+        answer = call(disk_stack.server.url, "POST", f"{HF}/requestReturnMachines", clients.token, body)
+        assert answer.status == 200 and answer.json["message"] == "Delete VM success.", answer.text
+        again = {m.machine_id: m.return_request_id for m in repos.machines.get_many(dead)}
+        assert again == dict.fromkeys(dead, answer.json["requestId"])
+    print(f"{statuses.count(503)} answers 503, {len(by_id)} returns stored, {len(dead)} hosts under dead claims")
+
+
+def assert_acknowledged_returns_kept(calls, by_id) -> None:
+    """Every call's final (200) answer names a stored return of hosts it asked for, and says
+    "Delete VM success." exactly when that return holds some."""
+    for pair, attempts in calls:
+        _status, answer = last(attempts)
+        assert answer["requestId"] in by_id, f"acknowledged {answer} was lost"
+        stored = by_id[answer["requestId"]]
+        assert set(stored.machine_ids) <= set(pair), (stored, pair)
+        assert (answer["message"] == "Delete VM success.") == bool(stored.machine_ids), (answer, stored)
+
+
+def assert_no_half_written_return(by_id, machines) -> None:
+    """Each host a stored return names holds that return's claim."""
+    half = [
+        f"{r.request_id} names {i}, claimed by {machines[i].return_request_id}"
+        for r in by_id.values()
+        for i in r.machine_ids
+        if machines[i].return_request_id != r.request_id
+    ]
+    assert not half, "\n".join(half)
