@@ -47,9 +47,9 @@ class Client:
         self.rng = rng
         self.records: list[dict[str, Any]] = []
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Token {token or self.token}", "Content-Type": "application/json"}
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -123,7 +123,8 @@ def run(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def attempts(client: Client, call: dict[str, Any]) -> list[dict[str, Any]]:
-    """One call of a round: ``method``, ``path``, ``body``; optional ``delay`` (seconds to
+    """One call of a round: ``method``, ``path``, ``body``; optional ``token`` (another
+    user's than the client's), ``delay`` (seconds to
     wait first) and, to retry as Host Factory does, ``until`` (statuses that end it),
     ``retry_for`` (seconds) and ``pause`` (between attempts). Every attempt is kept."""
     time.sleep(call.get("delay", 0))
@@ -131,7 +132,7 @@ def attempts(client: Client, call: dict[str, Any]) -> list[dict[str, Any]]:
     made = []
     while True:
         try:
-            status, answer = client.call(call["method"], call["path"], call.get("body"))
+            status, answer = client.call(call["method"], call["path"], call.get("body"), call.get("token"))
         except OSError as error:  # the server itself away: an answer too, of a kind
             status, answer = 0, {"error": f"{type(error).__name__}: {error}"}
         made.append({"http": status, "body": answer, "at": time.time()})

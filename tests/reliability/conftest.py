@@ -35,7 +35,8 @@ class Stack:
     repos: Repositories
     env: dict[str, str]
     server: Gunicorn
-    clients: ClientPool
+    clients: ClientPool  # they call as the plugin user
+    tokens: dict[str, str]  # by user name (tests.reliability.live.USERS_SCRIPT)
 
 
 def running_stack(endpoint: str, folder, **extra: str):
@@ -47,7 +48,7 @@ def running_stack(endpoint: str, folder, **extra: str):
     env = server_environment(folder, storage, **extra)
     tokens = prepare_database(env)
     with Gunicorn(env, folder, workers=WORKERS) as server, ClientPool(server.url, tokens["plugin"], CLIENTS) as pool:
-        yield Stack(repos, env, server, pool)
+        yield Stack(repos, env, server, pool, tokens)
     for repo in repos.all():
         repo.delete_table()
 

@@ -100,6 +100,65 @@ def test_racing_request_machines_never_pass_max_number(stack):
     assert not faults, "\n".join(faults)
 
 
+ENDER_TRIALS = 5
+
+
+def test_racing_enders_release_a_request_once(stack, settings):
+    """Four operators cancel an acquire request of 3 while four plugins poll it past its
+    deadline, all at once: it ends once (cancelled or timed out) and gives its 3 hosts back
+    once; another active request's reservation is untouched."""
+    for _trial in range(ENDER_TRIALS):
+        template = stack.repos.templates.save(aggregates.template(unique("tpl-end"), max_number=10))
+        keeper = request_create_acquire(repos=stack.repos, template_id=template.template_id, machine_count=2)
+        settings.HOSTFACTORY_REQUEST_TIMEOUT = 0  # past its deadline as soon as it is made
+        target = request_create_acquire(repos=stack.repos, template_id=template.template_id, machine_count=3)
+        settings.HOSTFACTORY_REQUEST_TIMEOUT = 3600
+        cancel = post(
+            f"/api/v1/requests/{target.request_id}/status/", {"status": "cancelled"}, token=stack.tokens["operator"]
+        )
+        poll = post(f"{HF}/getRequestStatus", {"requests": [{"requestId": target.request_id}]})
+        answers = [last(client[0]) for client in stack.clients.round([[cancel]] * 4 + [[poll]] * 4)]
+
+        # A cancel is accepted (again: it is idempotent) unless a poll timed the request out first.
+        cancels = {status for status, _ in answers[:4]}
+        assert cancels <= {200, 409} and {status for status, _ in answers[4:]} == {200}, answers
+        stored = stack.repos.requests.get_by_id(target.request_id)
+        assert stored.status.value == ("cancelled" if 200 in cancels else "timeout"), (stored, answers)
+        usage = stack.repos.templates.usage(template.template_id)
+        assert (usage.used, set(usage.reservations)) == (2, {keeper.request_id})
+
+
+RETURN_TRIALS = 3
+SHARED_HOSTS = 6
+
+
+def test_racing_returns_of_the_same_hosts_claim_each_once(stack):
+    """Eight plugins return the same six hosts at once (each in its own order): every host
+    ends in exactly one stored return, the one its claim names."""
+    rng = random.Random(7)
+    template = stack.repos.templates.save(aggregates.template(unique("tpl-dup"), max_number=-1))
+    for _trial in range(RETURN_TRIALS):
+        hosts = [m.machine_id for m in launched(stack.repos, template.template_id, SHARED_HOSTS)]
+        scripts = [
+            [
+                post(
+                    f"{HF}/requestReturnMachines",
+                    {"machines": [{"machineId": h} for h in rng.sample(hosts, len(hosts))]},
+                )
+            ]
+            for _ in range(stack.clients.size)
+        ]
+        answers = [last(client[0]) for client in stack.clients.round(scripts)]
+        assert all(status == 200 for status, _ in answers), answers
+        returns = stack.repos.requests.get_many([answer["requestId"] for _, answer in answers])
+        assert len(returns) == len(answers), "an acknowledged return was lost"
+        named = [i for r in returns for i in r.machine_ids]
+        assert sorted(named) == sorted(hosts), f"hosts in no return, or in two: {named}"
+        holders = {r.request_id for r in returns for i in r.machine_ids}
+        claims = {m.machine_id: m.return_request_id for m in stack.repos.machines.get_many(hosts)}
+        assert all(claims[i] == r.request_id for r in returns for i in r.machine_ids), (claims, holders)
+
+
 # -- 2. registration beyond the count --------------------------------------------------------
 
 
