@@ -174,8 +174,8 @@ def test_throttling_is_retried_within_bounds(on_dynalite, operator, plugin):  # 
     assert "throttled" in response.json()["detail"]
     assert throttle.attempts == 1 + MAX_RETRY_ATTEMPTS  # bounded: the first call and its retries, no more
 
-    status = {"requests": [{"requestId": request.request_id}]}
-    with throttled(on_dynalite.requests, "GetItem", times=MAX_RETRY_ATTEMPTS + 5):
+    status = {"requests": [{"requestId": request.request_id}]}  # read in one batch (storage v2)
+    with throttled(on_dynalite.requests, "BatchGetItem", times=MAX_RETRY_ATTEMPTS + 5):
         response = plugin.post(f"{HF}/getRequestStatus", status, format="json")
     assert response.status_code == 503 and list(response.json()) == ["message"], response.content
     assert "throttled" in response.json()["message"]
