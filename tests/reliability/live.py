@@ -16,14 +16,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hostfactory.storage import Repositories, build_repositories
+from hostfactory.storage.config import StorageConfig
+from tests.conftest import storage_settings
 from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+WORKERS = 4  # gunicorn worker processes of a race stack
+CLIENTS = 8  # client processes of a race stack
 SECRET_KEY = "reliability-tests-secret-key-5f0c8a2e91d34b7f8c6e0a1b2c3d4e5f60718293a4b5"
 
 # Users of the server's own database, each with a token: one per group, and an inactive one.
@@ -303,3 +309,35 @@ class ClientPool:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass
+class Stack:
+    """Fresh tables, the repositories this test process reads them with, the server's
+    environment (for ``manage.py`` processes too), gunicorn and the client processes."""
+
+    repos: Repositories
+    env: dict[str, str]
+    server: Gunicorn
+    clients: ClientPool  # they call as the plugin user
+    tokens: dict[str, str]  # by user name (tests.reliability.live.USERS_SCRIPT)
+
+
+def fresh_tables(storage: dict) -> Repositories:
+    """Repositories on the tables of ``storage`` (a HOSTFACTORY_STORAGE dict), created."""
+    repos = build_repositories(StorageConfig.from_settings(storage))
+    for repo in repos.all():
+        repo.create_table()
+    return repos
+
+
+def running_stack(endpoint: str, folder: Path, **extra: str) -> Iterator[Stack]:
+    """Build a ``Stack`` on the DynamoDB at ``endpoint``; a generator (yield it from a fixture)."""
+    storage = storage_settings("dynalite", endpoint)
+    repos = fresh_tables(storage)
+    env = server_environment(folder, storage, **extra)
+    tokens = prepare_database(env)
+    with Gunicorn(env, folder, workers=WORKERS) as server, ClientPool(server.url, tokens["plugin"], CLIENTS) as pool:
+        yield Stack(repos, env, server, pool, tokens)
+    for repo in repos.all():
+        repo.delete_table()

@@ -12,12 +12,11 @@ from contextlib import contextmanager
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from hostfactory.storage import build_repositories, get_repositories, reset_repositories
-from hostfactory.storage.config import StorageConfig
+from hostfactory.storage import get_repositories, reset_repositories
 from hostfactory.storage.dynamodb import MAX_RETRY_ATTEMPTS
 from tests.api.fixtures import operator, plugin  # noqa: F401
 from tests.conftest import storage_settings
-from tests.reliability.live import Answer, Gunicorn, call, prepare_database, server_environment
+from tests.reliability.live import Answer, Gunicorn, call, fresh_tables, prepare_database, server_environment
 from tests.support import aggregates
 
 pytestmark = pytest.mark.dynalite
@@ -63,9 +62,7 @@ def assert_unavailable(answer: Answer, shape: str) -> None:
 @pytest.mark.slow
 def test_dynamodb_stopped_mid_run_is_a_503_then_recovers_with_every_acknowledged_write(disk_dynalite, tmp_path):
     storage = storage_settings("dynalite", disk_dynalite.endpoint)
-    repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
-        repo.create_table()
+    repos = fresh_tables(storage)
     template = repos.templates.save(aggregates.template("tpl-faults", max_number=-1))
     env = server_environment(tmp_path, storage)
     tokens = prepare_database(env)

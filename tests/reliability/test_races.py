@@ -17,13 +17,10 @@ from hostfactory.errors import StorageUnavailable
 from hostfactory.fleet.machines import machine_register, machine_update_status
 from hostfactory.fleet.requests import CLAIM_VOID_AFTER, request_cancel, request_create_acquire
 from hostfactory.hostfactory_api.services import hf_get_return_requests, hf_request_return_machines
-from hostfactory.storage import build_repositories
-from hostfactory.storage.config import StorageConfig
 from machines_app.domain import Machine, MachineStatus
 from tests.commands.ec2 import REGION, ec2_over_http
 from tests.conftest import storage_settings
-from tests.reliability.conftest import running_stack
-from tests.reliability.live import call, start_manage
+from tests.reliability.live import call, fresh_tables, running_stack, start_manage
 from tests.support import aggregates
 
 pytestmark = [pytest.mark.dynalite, pytest.mark.slow]
@@ -50,6 +47,13 @@ def post(path: str, body: dict, **options) -> dict:
 
 def last(attempts: list[dict]) -> tuple[int, dict]:
     return attempts[-1]["http"], attempts[-1]["body"]
+
+
+def hf_call(stack, operation: str, body: dict) -> dict:
+    """A Host Factory call from this process, as the plugin; its answer, which must be a 200."""
+    answer = call(stack.server.url, "POST", f"{HF}/{operation}", stack.clients.token, body)
+    assert answer.status == 200, (operation, answer.status, answer.text)
+    return answer.json
 
 
 def launched(repos, template_id: str, count: int, ids: list[str] | None = None) -> list[Machine]:
@@ -154,9 +158,8 @@ def test_racing_returns_of_the_same_hosts_claim_each_once(stack):
         assert len(returns) == len(answers), "an acknowledged return was lost"
         named = [i for r in returns for i in r.machine_ids]
         assert sorted(named) == sorted(hosts), f"hosts in no return, or in two: {named}"
-        holders = {r.request_id for r in returns for i in r.machine_ids}
         claims = {m.machine_id: m.return_request_id for m in stack.repos.machines.get_many(hosts)}
-        assert all(claims[i] == r.request_id for r in returns for i in r.machine_ids), (claims, holders)
+        assert claims == {i: r.request_id for r in returns for i in r.machine_ids}
 
 
 # -- 2. registration beyond the count --------------------------------------------------------
@@ -310,26 +313,12 @@ def test_return_racing_sync_machines_strands_no_host_and_releases_once(stack):
             assert status == 200, (status, answer)
             returns[host] = (answer["requestId"], answer["message"], attempts[-1]["at"])
     acknowledged = sorted({rid for rid, message, _ in returns.values() if message == "Delete VM success."})
-    polled = call(
-        stack.server.url,
-        "POST",
-        f"{HF}/getRequestStatus",
-        stack.clients.token,
-        {"requests": [{"requestId": r} for r in acknowledged]},
-    )
-    assert polled.status == 200, polled.text
-    assert {entry["status"] for entry in polled.json["requests"]} <= {"complete"}, polled.json
+    polled = hf_call(stack, "getRequestStatus", {"requests": [{"requestId": r} for r in acknowledged]})
+    assert {entry["status"] for entry in polled["requests"]} <= {"complete"}, polled
 
     machines = {m.machine_id: m for m in stack.repos.machines.get_many(ids)}
-    listed = call(
-        stack.server.url,
-        "POST",
-        f"{HF}/getReturnRequests",
-        stack.clients.token,
-        {"machines": [{"machineId": h} for h in hosts]},
-    )
-    assert listed.status == 200, listed.text
-    claimable = {entry["machineId"] for entry in listed.json["requests"] if entry["gracePeriod"] == 0}
+    listed = hf_call(stack, "getReturnRequests", {"machines": [{"machineId": h} for h in hosts]})
+    claimable = {entry["machineId"] for entry in listed["requests"] if entry["gracePeriod"] == 0}
     stranded, outcome = [], {"returned": 0, "terminated first": 0}
     for host in hosts:
         machine = machines[host]
@@ -393,8 +382,13 @@ def test_storage_killed_mid_returns_leaves_no_half_written_return(disk_stack, di
     clients.send(
         [
             [
-                post(f"{HF}/requestReturnMachines", {"machines": [{"machineId": h} for h in pair]}, **retry)
-                for pair in mine
+                post(
+                    f"{HF}/requestReturnMachines",
+                    {"machines": [{"machineId": h} for h in pair]},
+                    delay=0.1 * j,
+                    **retry,
+                )
+                for j, pair in enumerate(mine)
             ]
             for mine in per_client
         ]
@@ -432,11 +426,10 @@ def test_storage_killed_mid_returns_leaves_no_half_written_return(disk_stack, di
     if dead:
         void_at = max(machines[h].updated_at for h in dead) + CLAIM_VOID_AFTER + timedelta(seconds=1)
         time.sleep(max(0.0, (void_at - utcnow()).total_seconds()))
-        body = {"machines": [{"machineId": h} for h in dead]}
-        answer = call(disk_stack.server.url, "POST", f"{HF}/requestReturnMachines", clients.token, body)
-        assert answer.status == 200 and answer.json["message"] == "Delete VM success.", answer.text
+        answer = hf_call(disk_stack, "requestReturnMachines", {"machines": [{"machineId": h} for h in dead]})
+        assert answer["message"] == "Delete VM success.", answer
         again = {m.machine_id: m.return_request_id for m in repos.machines.get_many(dead)}
-        assert again == dict.fromkeys(dead, answer.json["requestId"])
+        assert again == dict.fromkeys(dead, answer["requestId"])
     print(f"{statuses.count(503)} answers 503, {len(by_id)} returns stored, {len(dead)} hosts under dead claims")
 
 
@@ -471,10 +464,7 @@ def assert_no_half_written_return(by_id, machines) -> None:
 def test_the_retry_of_a_return_that_died_mid_write_returns_its_host(disk_dynalite, monkeypatch):
     """Deterministic: dynalite dies exactly as the return request is about to be written (its
     host claimed), then comes back; Host Factory retries the same call at once."""
-    storage = storage_settings("dynalite", disk_dynalite.endpoint)
-    repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
-        repo.create_table()
+    repos = fresh_tables(storage_settings("dynalite", disk_dynalite.endpoint))
     template = repos.templates.save(aggregates.template(unique("tpl-retry"), max_number=-1))
     [machine] = launched(repos, template.template_id, 1)
     hosts = [{"machineId": machine.machine_id}]
