@@ -74,3 +74,22 @@ class _Body:
 
     def stream(self, **kwargs: Any) -> Iterator[bytes]:
         yield self.data
+
+
+@contextmanager
+def ec2_over_http() -> Iterator[tuple[str, Any]]:
+    """moto's EC2 in server mode on a free loopback port, what a separate process reaches over
+    HTTP: its endpoint, and a client of it for the test."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.dynalite import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        yield endpoint, boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
+    finally:
+        server.stop()

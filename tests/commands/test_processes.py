@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from hostfactory.storage import build_repositories
 from hostfactory.storage.config import StorageConfig
 from machines_app.domain import MachineStatus
 from requests_app.domain import RequestStatus
-from tests.commands.ec2 import GONE_ID, REGION
+from tests.commands.ec2 import GONE_ID, REGION, ec2_over_http
 from tests.commands.support import SAMPLE_TEMPLATES, dynamodb_environment, manage
 from tests.conftest import storage_settings
 from tests.support import aggregates
@@ -38,14 +37,8 @@ def shared(dynalite_server, tmp_path):
 @pytest.fixture
 def ec2_server():
     """moto's EC2 in server mode on a free port: what a separate process reaches over HTTP."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    yield endpoint, boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
-    server.stop()
+    with ec2_over_http() as server:
+        yield server
 
 
 def test_load_templates_then_export_in_other_processes(shared, tmp_path):

@@ -1,9 +1,16 @@
-"""A client process of the concurrency test: it hammers the same machines and requests as
-its siblings, over HTTP, and records every answer.
+"""A client process of the reliability tests, over HTTP, recording every answer. Two modes:
 
     python -m tests.reliability.clients < plan.json > records.json
 
-The plan names the server, the token, the ids, a seed and how many operations to make.
+hammers the same machines and requests as its siblings (the concurrency test): the plan names
+the server, the token, the ids, a seed and how many operations to make.
+
+    python -m tests.reliability.clients --serve BASE TOKEN
+
+stays up for many rounds (the race tests): each line read is a JSON list of calls to make in
+order, each line written back is the JSON list of their attempts. The test writes one line to
+every client at once, so the clients' first calls leave together, as racing callers' do.
+
 Standard library only: this runs in its own process, as a provisioner or plugin would.
 """
 
@@ -12,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -39,9 +47,9 @@ class Client:
         self.rng = rng
         self.records: list[dict[str, Any]] = []
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Token {token or self.token}", "Content-Type": "application/json"}
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -114,5 +122,35 @@ def run(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return client.records
 
 
+def attempts(client: Client, call: dict[str, Any]) -> list[dict[str, Any]]:
+    """One call of a round: ``method``, ``path``, ``body``; optional ``token`` (another
+    user's than the client's), ``delay`` (seconds to
+    wait first) and, to retry as Host Factory does, ``until`` (statuses that end it),
+    ``retry_for`` (seconds) and ``pause`` (between attempts). Every attempt is kept."""
+    time.sleep(call.get("delay", 0))
+    deadline = time.monotonic() + call.get("retry_for", 0)
+    made = []
+    while True:
+        try:
+            status, answer = client.call(call["method"], call["path"], call.get("body"), call.get("token"))
+        except OSError as error:  # the server itself away: an answer too, of a kind
+            status, answer = 0, {"error": f"{type(error).__name__}: {error}"}
+        made.append({"http": status, "body": answer, "at": time.time()})
+        if status in call.get("until", [status]) or time.monotonic() > deadline:
+            return made
+        time.sleep(call.get("pause", 0.1))
+
+
+def serve(base: str, token: str) -> None:
+    client = Client(base, token, "serve", random.Random(0))
+    for line in sys.stdin:
+        calls = json.loads(line)
+        sys.stdout.write(json.dumps([attempts(client, call) for call in calls]) + "\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    json.dump(run(json.load(sys.stdin)), sys.stdout)
+    if sys.argv[1:2] == ["--serve"]:
+        serve(*sys.argv[2:4])
+    else:
+        json.dump(run(json.load(sys.stdin)), sys.stdout)

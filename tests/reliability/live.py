@@ -16,14 +16,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hostfactory.storage import Repositories, build_repositories
+from hostfactory.storage.config import StorageConfig
+from tests.conftest import storage_settings
 from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+WORKERS = 4  # gunicorn worker processes of a race stack
+CLIENTS = 8  # client processes of a race stack
 SECRET_KEY = "reliability-tests-secret-key-5f0c8a2e91d34b7f8c6e0a1b2c3d4e5f60718293a4b5"
 
 # Users of the server's own database, each with a token: one per group, and an inactive one.
@@ -92,6 +98,12 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> str:
     )
     assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def start_manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """``manage.py`` as a process running beside the test (its output in text pipes)."""
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def prepare_database(env: dict[str, str]) -> dict[str, str]:
@@ -251,3 +263,86 @@ class DiskDynalite:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class ClientPool:
+    """``size`` client processes (``tests.reliability.clients --serve``) kept for many rounds:
+    starting eight Python processes per trial would cost more than the trial."""
+
+    def __init__(self, base: str, token: str, size: int = 8) -> None:
+        self.base, self.token, self.size = base, token, size
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> ClientPool:
+        command = [sys.executable, "-m", "tests.reliability.clients", "--serve", self.base, self.token]
+        for _ in range(self.size):
+            self.processes.append(
+                subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+        return self
+
+    def send(self, scripts: list[list[dict]]) -> None:
+        """Give client i the calls ``scripts[i]``, every client at once (a missing script is
+        an empty one); they start as soon as they read it."""
+        assert len(scripts) <= self.size, f"{len(scripts)} scripts for {self.size} clients"
+        lines = [json.dumps(script) + "\n" for script in scripts]
+        lines += ["[]\n"] * (self.size - len(lines))
+        for process, line in zip(self.processes, lines, strict=True):
+            process.stdin.write(line)
+        for process in self.processes:
+            process.stdin.flush()
+
+    def receive(self) -> list[list[list[dict]]]:
+        """Per client, per call, its attempts (``http``, ``body``, ``at``)."""
+        answers = []
+        for process in self.processes:
+            line = process.stdout.readline()
+            assert line, f"a client process died (exit {process.poll()})"
+            answers.append(json.loads(line))
+        return answers
+
+    def round(self, scripts: list[list[dict]]) -> list[list[list[dict]]]:
+        self.send(scripts)
+        return self.receive()
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            process.stdin.close()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Stack:
+    """Fresh tables, the repositories this test process reads them with, the server's
+    environment (for ``manage.py`` processes too), gunicorn and the client processes."""
+
+    repos: Repositories
+    env: dict[str, str]
+    server: Gunicorn
+    clients: ClientPool  # they call as the plugin user
+    tokens: dict[str, str]  # by user name (tests.reliability.live.USERS_SCRIPT)
+
+
+def fresh_tables(storage: dict) -> Repositories:
+    """Repositories on the tables of ``storage`` (a HOSTFACTORY_STORAGE dict), created."""
+    repos = build_repositories(StorageConfig.from_settings(storage))
+    for repo in repos.all():
+        repo.create_table()
+    return repos
+
+
+def running_stack(endpoint: str, folder: Path, **extra: str) -> Iterator[Stack]:
+    """Build a ``Stack`` on the DynamoDB at ``endpoint``; a generator (yield it from a fixture)."""
+    storage = storage_settings("dynalite", endpoint)
+    repos = fresh_tables(storage)
+    env = server_environment(folder, storage, **extra)
+    tokens = prepare_database(env)
+    with Gunicorn(env, folder, workers=WORKERS) as server, ClientPool(server.url, tokens["plugin"], CLIENTS) as pool:
+        yield Stack(repos, env, server, pool, tokens)
+    for repo in repos.all():
+        repo.delete_table()

@@ -14,12 +14,10 @@ from functools import cache
 
 import pytest
 
-from hostfactory.storage import build_repositories
-from hostfactory.storage.config import StorageConfig
 from machines_app.domain import MACHINE_TRANSITIONS, MachineStatus
 from requests_app.domain import REQUEST_TRANSITIONS, TERMINAL_STATUSES, RequestStatus
 from tests.conftest import storage_settings
-from tests.reliability.live import ROOT, Gunicorn, prepare_database, server_environment
+from tests.reliability.live import ROOT, Gunicorn, fresh_tables, prepare_database, server_environment
 from tests.support import aggregates
 
 pytestmark = [pytest.mark.dynalite, pytest.mark.slow]
@@ -35,9 +33,7 @@ def fleet(dynalite_server, tmp_path):
     """Fresh tables with a few pending requests and their pending machines, and gunicorn
     serving them with three worker processes."""
     storage = storage_settings("dynalite", dynalite_server.endpoint)
-    repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
-        repo.create_table()
+    repos = fresh_tables(storage)
     template = repos.templates.save(aggregates.template("tpl-hammer", max_number=-1))
     requests, machines = [], []
     for _ in range(REQUESTS):

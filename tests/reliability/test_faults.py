@@ -12,27 +12,15 @@ from contextlib import contextmanager
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from hostfactory.storage import build_repositories, get_repositories, reset_repositories
-from hostfactory.storage.config import StorageConfig
+from hostfactory.storage import get_repositories, reset_repositories
 from hostfactory.storage.dynamodb import MAX_RETRY_ATTEMPTS
 from tests.api.fixtures import operator, plugin  # noqa: F401
 from tests.conftest import storage_settings
-from tests.reliability.live import Answer, DiskDynalite, Gunicorn, call, prepare_database, server_environment
+from tests.reliability.live import Answer, Gunicorn, call, fresh_tables, prepare_database, server_environment
 from tests.support import aggregates
-from tests.support.dynalite import find_dynalite
 
 pytestmark = pytest.mark.dynalite
 HF = "/api/v1/hostfactory"
-
-
-@pytest.fixture
-def disk_dynalite(dynalite_server, tmp_path):
-    """A dynalite of its own, keeping its tables on disk (``dynalite_server`` only makes CI
-    fail, not skip, when dynalite is missing)."""
-    server = DiskDynalite(find_dynalite(), tmp_path / "dynalite")
-    server.start()
-    yield server
-    server.kill()
 
 
 class Writer(threading.Thread):
@@ -74,9 +62,7 @@ def assert_unavailable(answer: Answer, shape: str) -> None:
 @pytest.mark.slow
 def test_dynamodb_stopped_mid_run_is_a_503_then_recovers_with_every_acknowledged_write(disk_dynalite, tmp_path):
     storage = storage_settings("dynalite", disk_dynalite.endpoint)
-    repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
-        repo.create_table()
+    repos = fresh_tables(storage)
     template = repos.templates.save(aggregates.template("tpl-faults", max_number=-1))
     env = server_environment(tmp_path, storage)
     tokens = prepare_database(env)
@@ -185,8 +171,8 @@ def test_throttling_is_retried_within_bounds(on_dynalite, operator, plugin):  # 
     assert "throttled" in response.json()["detail"]
     assert throttle.attempts == 1 + MAX_RETRY_ATTEMPTS  # bounded: the first call and its retries, no more
 
-    status = {"requests": [{"requestId": request.request_id}]}
-    with throttled(on_dynalite.requests, "GetItem", times=MAX_RETRY_ATTEMPTS + 5):
+    status = {"requests": [{"requestId": request.request_id}]}  # read in one batch (storage v2)
+    with throttled(on_dynalite.requests, "BatchGetItem", times=MAX_RETRY_ATTEMPTS + 5):
         response = plugin.post(f"{HF}/getRequestStatus", status, format="json")
     assert response.status_code == 503 and list(response.json()) == ["message"], response.content
     assert "throttled" in response.json()["message"]
