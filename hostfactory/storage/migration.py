@@ -156,7 +156,7 @@ class Migration:
     # -- 2. indexes -------------------------------------------------------------------
 
     def indexes(self) -> StepReport:
-        step = StepReport("indexes", what="created")
+        step = StepReport("indexes", what="created (a table rebuilt counts once)")
         for repo in self.repos.all():
             if self.describe(backup_name(repo)) is not None:
                 step.changed += self.rebuild(repo, step)  # an interrupted rebuild: finish it
@@ -359,7 +359,7 @@ class Migration:
     # -- 6. old indexes ---------------------------------------------------------------
 
     def old_indexes(self) -> StepReport:
-        step = StepReport("old indexes", what="deleted")
+        step = StepReport("old indexes", what="deleted (a table rebuilt counts once)")
         for repo in self.repos.all():
             table = self.describe(repo.table_name)
             if table is None:
