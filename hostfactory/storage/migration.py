@@ -276,20 +276,14 @@ class Migration:
         return step
 
     def set_shard(self, table: str, machine_id: str, status: str, shard: str) -> bool:
-        try:
-            self.client.update_item(
-                TableName=table,
-                Key={"machine_id": {"S": machine_id}},
-                UpdateExpression="SET status_shard = :shard",
-                ConditionExpression="#status = :status",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":shard": {"S": shard}, ":status": {"S": status}},
-            )
-        except ClientError as error:
-            if error_code(error)[0] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self.update_if(
+            TableName=table,
+            Key={"machine_id": {"S": machine_id}},
+            UpdateExpression="SET status_shard = :shard",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":shard": {"S": shard}, ":status": {"S": status}},
+        )
 
     # -- 4. requests ------------------------------------------------------------------
 
@@ -338,23 +332,16 @@ class Migration:
         return step
 
     def init_ledger(self, table: str, template_id: str) -> bool:
-        names = {f"#{key}": key for key in LEDGER_DEFAULTS}
         defaults = ", ".join(f"#{key} = if_not_exists(#{key}, :{key})" for key in LEDGER_DEFAULTS)
         missing = " OR ".join(f"attribute_not_exists(#{key})" for key in LEDGER_DEFAULTS)
-        try:
-            self.client.update_item(
-                TableName=table,
-                Key={"template_id": {"S": template_id}},
-                UpdateExpression=f"SET {defaults}",
-                ConditionExpression=f"attribute_exists(template_id) AND ({missing})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":{key}": value for key, value in LEDGER_DEFAULTS.items()},
-            )
-        except ClientError as error:
-            if error_code(error)[0] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self.update_if(
+            TableName=table,
+            Key={"template_id": {"S": template_id}},
+            UpdateExpression=f"SET {defaults}",
+            ConditionExpression=f"attribute_exists(template_id) AND ({missing})",
+            ExpressionAttributeNames={f"#{key}": key for key in LEDGER_DEFAULTS},
+            ExpressionAttributeValues={f":{key}": value for key, value in LEDGER_DEFAULTS.items()},
+        )
 
     # -- 6. old indexes ---------------------------------------------------------------
 
@@ -403,29 +390,40 @@ class Migration:
         for page in self.client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             yield page.get("Items", [])
 
-    def wait(self, table: str, ready: Callable[[dict[str, str]], bool], timeout: float = INDEX_WAIT_SECONDS) -> None:
-        """Until the table is ACTIVE and ``ready(index statuses)``; an index being deleted
-        counts as still there."""
-        deadline = time.monotonic() + timeout
-        pause = 0.05
-        while True:
+    def update_if(self, **update: Any) -> bool:
+        """One conditional UpdateItem; False when its condition failed."""
+        try:
+            self.client.update_item(**update)
+        except ClientError as error:
+            if error_code(error)[0] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def wait(self, table: str, ready: Callable[[dict[str, str]], bool]) -> None:
+        """Until the table is ACTIVE, no index is changing, and ``ready(index statuses)``."""
+
+        def done() -> bool:
             described = self.describe(table) or {}
             statuses = index_statuses(described)
-            if described.get("TableStatus") == "ACTIVE" and ready(statuses) and not _busy(statuses):
-                return
-            if time.monotonic() > deadline:
-                raise StorageUnavailable(
-                    f"DynamoDB table {table!r} is still changing after {timeout:.0f} s: {statuses}"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
+            return described.get("TableStatus") == "ACTIVE" and ready(statuses) and not _busy(statuses)
 
-    def wait_gone(self, table: str, timeout: float = TABLE_WAIT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while self.describe(table) is not None:
-            if time.monotonic() > deadline:
-                raise StorageUnavailable(f"DynamoDB table {table!r} is still being deleted after {timeout:.0f} s")
-            time.sleep(0.1)
+        poll(done, INDEX_WAIT_SECONDS, f"DynamoDB table {table!r} is still changing")
+
+    def wait_gone(self, table: str) -> None:
+        poll(lambda: self.describe(table) is None, TABLE_WAIT_SECONDS, f"DynamoDB table {table!r} is still there")
+
+
+def poll(done: Callable[[], bool], timeout: float, failure: str) -> None:
+    """Call ``done`` until it is true (50 ms at first, backing off to 5 s), or fail after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while not done():
+        if time.monotonic() > deadline:
+            raise StorageUnavailable(f"{failure} after {timeout:.0f} s; run migrate_storage again later")
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def backup_name(repo: DynamoRepository) -> str:

@@ -1,5 +1,5 @@
-"""``manage.py recount_capacity [--dry-run]``: through call_command on memory and moto, and as a
-real process against dynalite."""
+"""``manage.py recount_capacity [--dry-run]`` through call_command, on memory and moto (as a real
+process on dynalite: tests/commands/test_processes.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,9 @@ from hostfactory.domain import utcnow
 from hostfactory.fleet.capacity import capacity_count
 from hostfactory.fleet.machines import machine_register
 from hostfactory.fleet.requests import request_create_acquire
-from hostfactory.storage import build_repositories
-from hostfactory.storage.config import StorageConfig
 from templates_app.domain import Reservation, Usage
-from tests.commands.support import dynamodb_environment, manage, run_command
-from tests.conftest import storage_settings
+from tests.commands.support import run_command
 from tests.support import aggregates
-from tests.support.dynalite import free_port
 
 
 @pytest.fixture
@@ -108,37 +104,3 @@ def test_a_storage_error_is_one_command_error_and_writes_nothing(storage, fleet)
     with pytest.raises(CommandError, match=r"^DynamoDB table 'test-machines-\w+' does not exist"):
         run_command("recount_capacity")
     assert storage.templates.usage("tpl-a").used == 7
-
-
-@pytest.mark.dynalite
-@pytest.mark.slow
-def test_as_a_process_against_dynalite_fixes_what_another_process_sees(dynalite_server, tmp_path):
-    data = storage_settings("dynalite", dynalite_server.endpoint)
-    repos = build_repositories(StorageConfig.from_settings(data))
-    for repo in repos.all():
-        repo.create_table()
-    env = dynamodb_environment(data, tmp_path)
-    try:
-        repos.templates.save(aggregates.template("tpl-a", max_number=4))
-        request = request_create_acquire(repos=repos, template_id="tpl-a", machine_count=2)
-        corrupt(repos, "tpl-a", 4)
-
-        planned = manage("recount_capacity", "--dry-run", env=env)
-        assert planned.returncode == 0, planned.stderr
-        assert (
-            planned.stdout.splitlines()[0] == "would fix tpl-a: used 4 -> 2; reservations added: " + request.request_id
-        )
-        assert repos.templates.usage("tpl-a").used == 4
-
-        done = manage("recount_capacity", env=env)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines()[-1] == "1 ledger fixed, 0 stale reservations released"
-        assert repos.templates.usage("tpl-a").used == 2
-
-        dead = manage("recount_capacity", env={**env, "DYNAMODB_HOST": f"http://127.0.0.1:{free_port()}"})
-        assert dead.returncode == 1
-        assert dead.stderr.strip().startswith("CommandError: DynamoDB is unreachable (Scan on ")
-        assert "Traceback" not in dead.stderr
-    finally:
-        for repo in repos.all():
-            repo.delete_table()
