@@ -258,7 +258,7 @@ class Migration:
         if self.describe(repo.table_name) is None:
             return step
         progress = self.progress("machines")
-        seen = 0
+        seen, total = 0, self.item_count(repo.table_name)
         for page in self.scan_pages(repo.table_name):
             for item in page:
                 machine_id, status = item["machine_id"]["S"], item["status"]["S"]
@@ -272,7 +272,7 @@ class Migration:
                     else:
                         step.lines.append(f"skipped machine {machine_id}: its status moved; run again")
             seen += len(page)
-            progress(seen, self.item_count(repo.table_name, seen))
+            progress(seen, max(seen, total))
         return step
 
     def set_shard(self, table: str, machine_id: str, status: str, shard: str) -> bool:
@@ -382,9 +382,9 @@ class Migration:
                 return None
             raise
 
-    def item_count(self, table: str, seen: int) -> int:
+    def item_count(self, table: str) -> int:
         """DynamoDB's item count (refreshed about every six hours): a progress total only."""
-        return max(seen, int((self.describe(table) or {}).get("ItemCount", 0)))
+        return int((self.describe(table) or {}).get("ItemCount", 0))
 
     def scan_pages(self, table: str) -> Iterator[list[dict]]:
         for page in self.client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):

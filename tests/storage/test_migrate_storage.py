@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.core.management import CommandError, load_command_class
 
+from hostfactory.errors import DomainValidationError
 from hostfactory.fleet.capacity import capacity_count
 from hostfactory.storage import build_repositories
 from hostfactory.storage.config import StorageConfig
@@ -133,7 +134,7 @@ def test_the_migrated_store_takes_new_work(v1):
 
     repos, _client, _fleet = v1
     run_command("migrate_storage")
-    with pytest.raises(Exception, match="must be at most 4"):
+    with pytest.raises(DomainValidationError, match="machine_count: must be at most 4"):
         request_create_acquire(repos=repos, template_id="tpl-b", machine_count=5)
     request_create_acquire(repos=repos, template_id="tpl-b", machine_count=4)
     assert repos.templates.usage("tpl-b").used == 5

@@ -6,12 +6,13 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from hostfactory.management.base import HostFactoryCommand
+from hostfactory.management.base import HostFactoryCommand, Progress
 from hostfactory.storage import current_config
 from hostfactory.storage.migration import Migration, StepReport
 
 
 class Command(HostFactoryCommand):
+    counter: Progress | None = None
     help = (
         "Move a deployment on the first (v1) DynamoDB tables to the current layout, in place (same table "
         "names): create a missing table; add the new indexes (one at a time, each waited for until ACTIVE); "
@@ -35,8 +36,8 @@ class Command(HostFactoryCommand):
         migration = Migration(
             self.repositories(),
             dry_run=dry_run,
-            progress=self.progress,
-            after_step=lambda step: self.print_step(step, dry_run, options["verbosity"]),
+            progress=self.step_progress,
+            after_step=lambda step: self.print_step(step, dry_run),
         )
         report = migration.run()
         if report.changed == 0:
@@ -45,8 +46,14 @@ class Command(HostFactoryCommand):
             verb = "would change" if dry_run else "changed"
             self.summary(f"migrate_storage {verb} {report.changed} things in {len(report.steps)} steps")
 
-    def print_step(self, step: StepReport, dry_run: bool, verbosity: int) -> None:
-        self.stderr.write("", ending="")  # a progress line drawn in place ends before the step's line
+    def step_progress(self, label: str) -> Progress:
+        self.counter = self.progress(label)
+        return self.counter
+
+    def print_step(self, step: StepReport, dry_run: bool) -> None:
+        if self.counter is not None:
+            self.counter.finish()  # a counter redrawn in place ends before the step's lines
+            self.counter = None
         for line in step.lines:
             self.stdout.write(f"  {line}")
         self.stdout.write(step.describe(dry_run))
