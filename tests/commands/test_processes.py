@@ -8,10 +8,12 @@ import json
 
 import pytest
 
+from hostfactory.fleet.requests import request_create_acquire
 from hostfactory.storage import build_repositories
 from hostfactory.storage.config import StorageConfig
 from machines_app.domain import MachineStatus
 from requests_app.domain import RequestStatus
+from templates_app.domain import Usage
 from tests.commands.ec2 import GONE_ID, REGION, ec2_over_http
 from tests.commands.support import SAMPLE_TEMPLATES, dynamodb_environment, manage
 from tests.conftest import storage_settings
@@ -165,3 +167,25 @@ def test_unreachable_storage_is_a_one_line_error(shared):
         failed.stderr.strip()
         == f"CommandError: DynamoDB is unreachable (GetItem on {table!r}): EndpointConnectionError"
     )
+
+
+def test_recount_capacity_in_another_process_fixes_a_corrupted_ledger(shared):
+    repos, env = shared
+    repos.templates.save(aggregates.template("tpl-a", max_number=4))
+    request = request_create_acquire(repos=repos, template_id="tpl-a", machine_count=2)
+    assert repos.templates.set_usage("tpl-a", Usage(used=4), repos.templates.usage("tpl-a").seq)
+
+    planned = manage("recount_capacity", "--dry-run", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[0] == f"would fix tpl-a: used 4 -> 2; reservations added: {request.request_id}"
+    assert repos.templates.usage("tpl-a").used == 4
+
+    done = manage("recount_capacity", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "1 ledger fixed, 0 stale reservations released"
+    assert repos.templates.usage("tpl-a").used == 2
+
+    dead = manage("recount_capacity", env={**env, "DYNAMODB_HOST": f"http://127.0.0.1:{free_port()}"})
+    assert dead.returncode == 1
+    assert dead.stderr.strip().startswith("CommandError: DynamoDB is unreachable (Scan on ")
+    assert "Traceback" not in dead.stderr

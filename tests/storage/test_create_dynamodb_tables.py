@@ -31,10 +31,13 @@ def moto_storage(settings):
         reset_repositories()
 
 
-def table_indexes(client, table_name: str) -> set[str]:
+def table_indexes(client, table_name: str) -> dict[str, str]:
+    """Each index of the table with its projection type."""
     table = client.describe_table(TableName=table_name)["Table"]
     assert table["TableStatus"] == "ACTIVE"
-    return {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    return {
+        index["IndexName"]: index["Projection"]["ProjectionType"] for index in table.get("GlobalSecondaryIndexes", [])
+    }
 
 
 def test_help_says_what_it_creates_and_that_it_is_safe_to_rerun():
@@ -51,13 +54,15 @@ def test_creates_the_three_tables_with_their_indexes_then_leaves_them_alone(moto
     assert SUMMARY_NEW in first.out
     client = boto3.client("dynamodb", region_name="us-east-1")
     tables = moto_storage["tables"]
-    assert table_indexes(client, tables["templates"]) == {"provider_type-index"}
-    assert table_indexes(client, tables["requests"]) == {"status-index"}
+    # The v2 layout (docs/storage-design.md): no template index, narrow keys-only indexes, and
+    # whole items only on the sharded status index a sync pass reads.
+    assert table_indexes(client, tables["templates"]) == {}
+    assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY"}
     assert table_indexes(client, tables["machines"]) == {
-        "request_id-index",
-        "return_request_id-index",
-        "status-index",
-        "name-index",
+        "status-shard": "ALL",
+        "request-id-keys": "KEYS_ONLY",
+        "return-request-id-keys": "KEYS_ONLY",
+        "name-keys": "KEYS_ONLY",
     }
 
     again = run_command("create_dynamodb_tables", verbosity=2)
