@@ -20,12 +20,12 @@ from machines_app.domain import (
     hf_machine_status,
     hf_return_result,
 )
-from requests_app.domain import RequestType, new_request_id
 from tests.support.domain import assert_rejected
 
 S = MachineStatus
-ACQUIRE_ID = new_request_id(RequestType.ACQUIRE)
-RETURN_ID = new_request_id(RequestType.RETURN)
+# Fixed ids, so test ids are the same in every pytest-xdist worker.
+ACQUIRE_ID = "req-00000000-0000-4000-8000-000000000001"
+RETURN_ID = "ret-00000000-0000-4000-8000-000000000002"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
