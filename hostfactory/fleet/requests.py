@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from hostfactory.storage import Repositories
 
 NO_ACTIVE_VM = "No Active VM."
-# A claim is written just before its return request; a claim older than this whose return
-# does not exist was left by a call that failed in between, and counts as no claim.
-CLAIM_VOID_AFTER = timedelta(seconds=60)
 
 
 def request_deadline(now: datetime) -> datetime:
@@ -90,17 +87,19 @@ def request_create_return(
     return request_reconcile(repos=repos, request=request, machines=claimed, now=now), claimed
 
 
-def void_claims(*, repos: Repositories, machines: list[Machine], now: datetime) -> frozenset[str]:
-    """The return ids among the machines' claims whose return request was never written."""
-    claims = {m.return_request_id for m in machines if m.return_request_id and _claimed_before(m, now)}
+def void_claims(*, repos: Repositories, machines: list[Machine], now: datetime | None = None) -> frozenset[str]:
+    """The return ids among the machines' claims whose return request does not exist: the call
+    that claimed failed before writing it (a consistent batch read of the claiming returns).
+
+    Such a claim counts as none at once, so Host Factory's retry of the failed call gets its
+    hosts back. The price: a host named by two returns at the very same moment can end up in
+    both; each completes when the host is gone, and only the one that holds the claim
+    terminates it."""
+    claims = {m.return_request_id for m in machines if m.return_request_id}
     if not claims:
         return frozenset()
     existing = {request.request_id for request in repos.requests.get_many(sorted(claims))}
     return frozenset(claims - existing)
-
-
-def _claimed_before(machine: Machine, now: datetime) -> bool:
-    return machine.updated_at is not None and now - machine.updated_at > CLAIM_VOID_AFTER
 
 
 def request_set_status(

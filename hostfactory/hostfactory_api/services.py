@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hostfactory.domain import utcnow
 from hostfactory.errors import DomainValidationError
 from hostfactory.fleet.progress import request_reconcile, requests_with_machines
-from hostfactory.fleet.requests import request_create_acquire, request_create_return
+from hostfactory.fleet.requests import request_create_acquire, request_create_return, void_claims
 from machines_app.domain import (
     LOST_STATUSES,
     Machine,
@@ -231,12 +231,14 @@ def hf_get_return_requests(
     left) and ones gone outside Host Factory (0). Hosts already in a return are not listed
     again: Host Factory is giving them back already."""
     now = now or utcnow()
+    found = hf_find_machines(repos=repos, hosts=hosts)
+    void = void_claims(repos=repos, machines=[machine for _host, machine in found if machine is not None])
     wanted = []
-    for host, machine in hf_find_machines(repos=repos, hosts=hosts):
+    for host, machine in found:
         if machine is None:
             logger.warning("getReturnRequests: no record of host %r (%r)", host.get("name"), host.get("machineId"))
             continue
-        grace = hf_grace_period(machine, now)
+        grace = hf_grace_period(machine, now, void)
         if grace is not None:
             name = host.get("name") or machine.name
             wanted.append({"machine": name, "machineId": machine.machine_id, "gracePeriod": grace})
@@ -244,9 +246,11 @@ def hf_get_return_requests(
     return {"status": "complete", "message": message, "requests": wanted}
 
 
-def hf_grace_period(machine: Machine, now: datetime) -> int | None:
-    """Seconds Host Factory has to give the host back, or None when we do not want it back."""
-    if machine.return_request_id is not None:
+def hf_grace_period(machine: Machine, now: datetime, void_claims: frozenset[str] = frozenset()) -> int | None:
+    """Seconds Host Factory has to give the host back, or None when we do not want it back
+    (a return holds it already; a claim in ``void_claims``, whose return was never written,
+    holds nothing)."""
+    if machine.return_request_id is not None and machine.return_request_id not in void_claims:
         return None
     if machine.reclaim_at is not None:
         return max(0, math.ceil((machine.reclaim_at - now).total_seconds()))

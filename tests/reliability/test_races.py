@@ -8,14 +8,12 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 
-from hostfactory.domain import utcnow
 from hostfactory.errors import StorageUnavailable
 from hostfactory.fleet.machines import machine_register, machine_update_status
-from hostfactory.fleet.requests import CLAIM_VOID_AFTER, request_cancel, request_create_acquire
+from hostfactory.fleet.requests import request_cancel, request_create_acquire
 from hostfactory.hostfactory_api.services import hf_get_return_requests, hf_request_return_machines
 from machines_app.domain import Machine, MachineStatus
 from tests.commands.ec2 import REGION, ec2_over_http
@@ -421,11 +419,9 @@ def test_storage_killed_mid_returns_leaves_no_half_written_return(disk_stack, di
     dead = sorted(h for h, m in machines.items() if m.return_request_id not in by_id)
     assert all(machines[h].return_request_id for h in dead), "a live host no return holds, though every call got a 200"
 
-    # Once void (CLAIM_VOID_AFTER after it was made), a dead claim is no claim: the next call
-    # for those hosts takes them.
+    # A dead claim (its return was never written) is no claim: the next call for those hosts
+    # takes them at once.
     if dead:
-        void_at = max(machines[h].updated_at for h in dead) + CLAIM_VOID_AFTER + timedelta(seconds=1)
-        time.sleep(max(0.0, (void_at - utcnow()).total_seconds()))
         answer = hf_call(disk_stack, "requestReturnMachines", {"machines": [{"machineId": h} for h in dead]})
         assert answer["message"] == "Delete VM success.", answer
         again = {m.machine_id: m.return_request_id for m in repos.machines.get_many(dead)}
@@ -455,12 +451,6 @@ def assert_no_half_written_return(by_id, machines) -> None:
     assert not half, "\n".join(half)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a return whose call died between its claims and its request leaves the hosts claimed for "
-    "CLAIM_VOID_AFTER (60 s): Host Factory's retry is answered 'No Active VM.' for a live host no stored "
-    "return holds, and getReturnRequests does not list it either, so nothing hands it back",
-)
 def test_the_retry_of_a_return_that_died_mid_write_returns_its_host(disk_dynalite, monkeypatch):
     """Deterministic: dynalite dies exactly as the return request is about to be written (its
     host claimed), then comes back; Host Factory retries the same call at once."""
