@@ -108,6 +108,11 @@ def unavailable(error: Exception, table: str, operation: str) -> StorageUnavaila
             "DynamoDB: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
             "or AWS_PROFILE, or run with an instance role"
         )
+    if type(cause).__name__ == "ReadTimeoutError":
+        return StorageUnavailable(
+            f"DynamoDB is unreachable ({operation} on {table!r}): no answer within {READ_TIMEOUT_SECONDS} s, "
+            f"{MAX_RETRY_ATTEMPTS + 1} attempts (ReadTimeoutError)"
+        )
     return StorageUnavailable(f"DynamoDB is unreachable ({operation} on {table!r}): {type(cause).__name__}")
 
 

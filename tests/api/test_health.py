@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from hostfactory import __version__
 from hostfactory.api import health
 from hostfactory.storage import reset_repositories
 from tests.support.hung import HungListener
@@ -40,9 +41,45 @@ def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymo
     assert response.json() == {
         "status": "unavailable",
         "storage": "dynamodb",
+        "version": __version__,
         "checks": {"storage": "timeout", "database": "ok"},
     }
     assert settings.HOSTFACTORY_HEALTH_CHECK_TIMEOUT <= elapsed < 5, elapsed
+
+
+def test_a_hung_dynamodb_makes_every_call_a_json_503_naming_the_storage_within_5_s(storage, plugin, settings):
+    """The storage's own time budget (connect 1 s, read 1.2 s, 3 attempts) ends every call
+    well inside the web server's 30 s, whatever the endpoint, as a JSON 503."""
+    tables = {name: f"hung-{name}" for name in ("templates", "requests", "machines")}
+    calls = {
+        "getAvailableTemplates": lambda: plugin.post("/api/v1/hostfactory/getAvailableTemplates", {}, format="json"),
+        "getRequestStatus": lambda: plugin.post(
+            "/api/v1/hostfactory/getRequestStatus",
+            {"requests": [{"requestId": "req-00000000-0000-4000-8000-000000000001"}]},
+            format="json",
+        ),
+        "requestMachines": lambda: plugin.post(
+            "/api/v1/hostfactory/requestMachines",
+            {"template": {"templateId": "tpl", "machineCount": 1}},
+            format="json",
+        ),
+    }
+    with HungListener() as dynamodb:
+        settings.HOSTFACTORY_STORAGE = {
+            "type": "dynamodb",
+            "region": "us-east-1",
+            "host": dynamodb.url,
+            "tables": tables,
+        }
+        reset_repositories()
+        for name, call in calls.items():
+            started = time.monotonic()
+            response = call()
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503, (name, response.content)
+            assert "DynamoDB is unreachable" in response.json()["message"], (name, response.json())
+            assert elapsed < 5, (name, elapsed)
+    reset_repositories()
 
 
 def test_a_hung_database_is_a_503_naming_the_database(storage, anonymous, settings, monkeypatch):
