@@ -55,10 +55,13 @@ def build_fleet(machine_count: int, seed: int | None = None) -> Fleet:
             created_at=now,
             updated_at=now,
         )
-        fleet.requests.append(request)
-        for slot in range(MACHINES_PER_REQUEST):
-            pending = active and slot == MACHINES_PER_REQUEST - 1
-            fleet.machines.append(_machine(request, slot, active, pending, now, ids.getrandbits(68)))
+        machines = [
+            _machine(request, slot, active, active and slot == MACHINES_PER_REQUEST - 1, now, ids.getrandbits(68))
+            for slot in range(MACHINES_PER_REQUEST)
+        ]
+        # A request names its machines (storage v2): getRequestStatus reads them by id.
+        fleet.requests.append(request.replace(machine_ids=tuple(m.machine_id for m in machines)))
+        fleet.machines.extend(machines)
     return fleet
 
 
