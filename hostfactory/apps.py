@@ -10,6 +10,11 @@ class HostFactoryConfig(AppConfig):
 
         from hostfactory import checks  # noqa: F401  (registers the system checks)
         from hostfactory.groups import ensure_groups_after_migrate
+        from hostfactory.providers import check_template_launchable
         from hostfactory.providers import checks as provider_checks  # noqa: F401
+        from templates_app.services import launch_checks
+
+        if check_template_launchable not in launch_checks:
+            launch_checks.append(check_template_launchable)
 
         post_migrate.connect(ensure_groups_after_migrate, dispatch_uid="hostfactory-groups")

@@ -1,10 +1,12 @@
 """System checks: a bad storage setting stops ``manage.py check``, ``runserver`` and every
 management command with one line naming the setting."""
 
+from django.conf import settings
 from django.core import checks
 
 from hostfactory.storage import current_config
 from hostfactory.storage.credentials import credentials_problem
+from templates_app.services import TEMPLATES_SOURCES
 
 
 @checks.register(checks.Tags.compatibility)
@@ -26,10 +28,6 @@ def check_dynamodb_credentials(app_configs, **kwargs):
 
 @checks.register(checks.Tags.compatibility)
 def check_templates_source(app_configs, **kwargs):
-    from django.conf import settings
-
-    from templates_app.services import TEMPLATES_SOURCES
-
     source = getattr(settings, "HOSTFACTORY_TEMPLATES_SOURCE", "service")
     if source in TEMPLATES_SOURCES:
         return []

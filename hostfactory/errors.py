@@ -91,6 +91,13 @@ class RequestClosed(HostFactoryError):
     code = "request_closed"
 
 
+class ReturnInFlight(HostFactoryError):
+    """Hosts held by a return that is not written yet: a call still running, or one that
+    failed a moment ago. Retry once the claim's lease has run out."""
+
+    code = "return_in_flight"
+
+
 class NotFound(HostFactoryError):
     """An id that names nothing stored."""
 

@@ -165,6 +165,10 @@ HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT",
 # Where templates come from (docs/hostfactory.md "Templates source"): "service" (the template
 # store, edited over REST, the admin and load_templates) or "hostfactory" (the provider
 # instance's conf-dir <instance>prov_templates.json, which the plugin sends).
+# Seconds a return's claim on a host holds before its return request exists: longer than any
+# call may run (gunicorn's 30 s timeout), so a claim older than this whose return was never
+# written was left by a call that died, and counts as none (docs/storage-design.md).
+HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS", default=30.0)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------

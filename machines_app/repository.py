@@ -95,10 +95,11 @@ class MachineRepository(Repository[Machine]):
         return self._unclaim(machine_id, return_request_id)
 
     @logged
-    def iter_live(self, page_size: int = 500) -> Iterator[Machine]:
-        """Every live machine, once, read in pages through the status index (sync passes)."""
-        for status in sorted(LIVE_STATUSES):
-            yield from self._iter_status(MachineStatus(status), page_size)
+    def get_live(self, page_size: int = 500) -> list[Machine]:
+        """Every live machine, once, read in pages through the status index (sync passes);
+        as the index has them (eventually consistent): every write made from them must be
+        conditional on the stored status."""
+        return [m for status in sorted(LIVE_STATUSES) for m in self._iter_status(MachineStatus(status), page_size)]
 
     aget_by_request_id = async_twin()
     aget_by_return_request_id = async_twin()
@@ -109,6 +110,7 @@ class MachineRepository(Repository[Machine]):
     atransition = async_twin()
     aclaim_for_return = async_twin()
     arelease_claim = async_twin()
+    aget_live = async_twin()
 
     @abstractmethod
     def _claim(self, machine_id: str, return_request_id: str, void_claims: frozenset) -> Machine | None: ...

@@ -91,6 +91,7 @@ class RequestRepository(Repository[Request]):
     aupdate_status = async_twin()
     atransition = async_twin()
     aadd_machine = async_twin()
+    aremove_machine = async_twin()
 
     @abstractmethod
     def _remove_machine(self, request_id: str, machine_id: str) -> Request | None: ...

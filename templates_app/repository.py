@@ -87,6 +87,7 @@ class TemplateRepository(Repository[Template]):
     areserve = async_twin()
     arelease_reservation = async_twin()
     aadd_usage = async_twin()
+    aset_usage = async_twin()
 
     # -- ledger primitives (each one atomic write) -------------------------------------
 

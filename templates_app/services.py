@@ -13,13 +13,24 @@ from django.conf import settings
 from django.core.cache import cache
 
 from hostfactory.errors import DomainValidationError, HostFactoryError, InUse
-from hostfactory.providers import check_template_launchable
 from hostfactory.services import get_or_404, update_with_retry
 from templates_app.domain import FILE_FIELDS, Template
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
     from hostfactory.storage.config import StorageConfig
+
+
+# What the configured provider needs of a template to launch it, registered by the provider
+# layer (hostfactory.apps): a template it cannot launch is refused when loaded or saved. The
+# providers depend on this app, not the reverse.
+launch_checks: list[Callable[[Template], None]] = []
+
+
+def check_launchable(template: Template) -> None:
+    """DomainValidationError naming the field when the configured provider cannot launch it."""
+    for check in launch_checks:
+        check(template)
 
 
 class TemplateFileError(HostFactoryError):
@@ -84,7 +95,7 @@ def templates_check(data: Any, source: str = "templates file") -> CheckedTemplat
         template_id = item.get("templateId") if isinstance(item, dict) else None
         try:
             template = Template.from_hostfactory(item)
-            check_template_launchable(template)
+            check_launchable(template)
         except DomainValidationError as error:
             checked.problems.append(TemplateProblem(position, template_id, _file_name(error.field), error.rule))
             continue
@@ -231,14 +242,14 @@ def templates_file_sync(*, repos: Repositories, name: str, sha256: str, content:
 
 def template_create(*, repos: Repositories, template: Template) -> Template:
     """Store a new template; VersionConflict when the id is taken."""
-    check_template_launchable(template)
+    check_launchable(template)
     return repos.templates.save(template.replace(version=0, created_at=None, updated_at=None))
 
 
 def template_update(*, repos: Repositories, template: Template) -> Template:
     """Store ``template`` over the stored one of the same ``version`` (stale: VersionConflict)."""
     get_or_404(repos.templates, template.template_id)
-    check_template_launchable(template)
+    check_launchable(template)
     return repos.templates.save(template)
 
 

@@ -226,6 +226,7 @@ def test_no_function_level_import_dodges_a_cycle_anywhere():
         ("hostfactory.apps", "hostfactory.groups"),
         ("hostfactory.apps", "hostfactory.providers"),
         ("hostfactory.apps", "hostfactory.providers.checks"),
+        ("hostfactory.apps", "templates_app.services"),
         ("templates_app.apps", "hostfactory.storage"),
         ("templates_app.apps", "templates_app.services"),
     }

@@ -33,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.HostFactoryError], int], ...] = (
     (errors.InUse, status.HTTP_409_CONFLICT),
     (errors.RequestClosed, status.HTTP_409_CONFLICT),
     (errors.StorageUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (errors.ReturnInFlight, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 SERVER_ERROR = "Internal server error; it has been logged. Try again, or tell the service's operators."
 

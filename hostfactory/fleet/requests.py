@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from hostfactory.domain import utcnow
-from hostfactory.errors import HostFactoryError
+from hostfactory.errors import HostFactoryError, ReturnInFlight
 from hostfactory.fleet.capacity import capacity_reserve
 from hostfactory.fleet.progress import request_move, request_reconcile
 from hostfactory.services import get_or_404
@@ -60,7 +60,8 @@ def request_create_return(
     undone, so a failed call leaves no host stranded."""
     now = now or utcnow()
     request_id = new_request_id(RequestType.RETURN)
-    void = void_claims(repos=repos, machines=machines, now=now)
+    unwritten = unwritten_claims(repos=repos, machines=machines)
+    void = frozenset(m.return_request_id for m in machines if m.return_request_id in unwritten and _lapsed(m, now))
     claimed: list[Machine] = []
     try:
         for machine in machines:
@@ -68,6 +69,8 @@ def request_create_return(
                 stored = repos.machines.claim_for_return(machine.machine_id, request_id, void)
                 if stored is not None:
                     claimed.append(stored)
+        if not claimed:
+            _refuse_if_in_flight(machines, void, unwritten)
         request = repos.requests.save(
             Request(
                 request_id=request_id,
@@ -87,19 +90,44 @@ def request_create_return(
     return request_reconcile(repos=repos, request=request, machines=claimed, now=now), claimed
 
 
-def void_claims(*, repos: Repositories, machines: list[Machine], now: datetime | None = None) -> frozenset[str]:
-    """The return ids among the machines' claims whose return request does not exist: the call
-    that claimed failed before writing it (a consistent batch read of the claiming returns).
+def claim_lease() -> timedelta:
+    return timedelta(seconds=settings.HOSTFACTORY_RETURN_CLAIM_SECONDS)
 
-    Such a claim counts as none at once, so Host Factory's retry of the failed call gets its
-    hosts back. The price: a host named by two returns at the very same moment can end up in
-    both; each completes when the host is gone, and only the one that holds the claim
-    terminates it."""
+
+def unwritten_claims(*, repos: Repositories, machines: list[Machine]) -> frozenset[str]:
+    """The return ids among the machines' claims whose return request does not exist (a
+    consistent batch read of the claiming returns)."""
     claims = {m.return_request_id for m in machines if m.return_request_id}
     if not claims:
         return frozenset()
     existing = {request.request_id for request in repos.requests.get_many(sorted(claims))}
     return frozenset(claims - existing)
+
+
+def void_claims(*, repos: Repositories, machines: list[Machine], now: datetime | None = None) -> frozenset[str]:
+    """Claims that hold nothing: their return request was never written and their lease (as
+    long as any call may run) is over, so the call that made them is dead."""
+    now = now or utcnow()
+    unwritten = unwritten_claims(repos=repos, machines=machines)
+    return frozenset(m.return_request_id for m in machines if m.return_request_id in unwritten and _lapsed(m, now))
+
+
+def _lapsed(machine: Machine, now: datetime) -> bool:
+    return machine.updated_at is not None and now - machine.updated_at > claim_lease()
+
+
+def _refuse_if_in_flight(machines: list[Machine], void: frozenset[str], unwritten: frozenset[str]) -> None:
+    """Hosts held only by returns not yet written (and not void) are being returned by a call
+    still running, or were left by one that failed a moment ago: never answer "No Active VM."
+    for them (Host Factory would drop the host); ask for a retry instead."""
+    held = [m for m in machines if m.is_live and m.return_request_id in unwritten and m.return_request_id not in void]
+    if held:
+        seconds = int(claim_lease().total_seconds())
+        names = ", ".join(m.machine_id for m in held[:5])
+        raise ReturnInFlight(
+            f"hosts {names} are held by a return not written yet (a call in progress, or one that failed "
+            f"moments ago); retry within {seconds} s"
+        )
 
 
 def request_set_status(

@@ -8,7 +8,16 @@ from datetime import timedelta
 import pytest
 
 from hostfactory.domain import utcnow
-from tests.api.fixtures import OPERATORS, PLUGINS, VIEWERS, add_acquire, add_template, launch, token_client
+from tests.api.fixtures import (
+    OPERATORS,
+    PLUGINS,
+    PROVISIONERS,
+    VIEWERS,
+    add_acquire,
+    add_template,
+    launch,
+    token_client,
+)
 
 URL = "/api/v1/machines/"
 
@@ -25,7 +34,7 @@ def return_requests(client, machine) -> list[dict]:
     return client.post("/api/v1/hostfactory/getReturnRequests", body, format="json").json()["requests"]
 
 
-@pytest.mark.parametrize("group", [PLUGINS, OPERATORS])
+@pytest.mark.parametrize("group", [PROVISIONERS, OPERATORS])
 def test_a_grace_period_is_listed_by_get_return_requests_and_delete_withdraws_it(db, storage, host, group):
     client = token_client("provisioner", group)
     plugin = token_client("hf", PLUGINS)
@@ -42,7 +51,7 @@ def test_a_grace_period_is_listed_by_get_return_requests_and_delete_withdraws_it
 
 
 def test_reclaim_at_is_an_iso_8601_moment(db, storage, host):
-    client = token_client("provisioner", PLUGINS)
+    client = token_client("provisioner", PROVISIONERS)
     at = utcnow() + timedelta(minutes=10)
 
     given = client.post(URL + host.machine_id + "/reclaim/", {"reclaim_at": at.isoformat()}, format="json")
@@ -63,7 +72,7 @@ def test_reclaim_at_is_an_iso_8601_moment(db, storage, host):
     ],
 )
 def test_bad_notice_is_a_400_naming_the_problem_and_changes_nothing(db, storage, host, body, says):
-    client = token_client("provisioner", PLUGINS)
+    client = token_client("provisioner", PROVISIONERS)
 
     answer = client.post(URL + host.machine_id + "/reclaim/", body, format="json")
 
@@ -84,7 +93,7 @@ def test_viewers_may_not_reclaim_and_unknown_machines_are_404(db, storage, host)
 def test_a_machine_already_gone_cannot_be_reclaimed(db, storage):
     add_template(storage, "tpl")
     (gone,) = launch(storage, add_acquire(storage, "tpl", count=1), status="terminated")
-    client = token_client("provisioner", PLUGINS)
+    client = token_client("provisioner", PROVISIONERS)
 
     answer = client.post(URL + gone.machine_id + "/reclaim/", {"grace_period": 1}, format="json")
 

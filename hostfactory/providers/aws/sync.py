@@ -123,7 +123,7 @@ def machines_sync(
     now = now or utcnow()
     report = SyncReport(dry_run=dry_run)
     machines = []
-    for machine in repos.machines.iter_live():
+    for machine in repos.machines.get_live():
         if EC2_INSTANCE_ID_RE.match(machine.machine_id):
             machines.append(machine)
         else:
