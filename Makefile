@@ -58,8 +58,10 @@ check: dev-venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
+# Tests are isolated (fresh tables or stores, free ports), so they run on every core.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 pytest: dev-venv node
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## test: every check CI runs
 test: lint check pytest

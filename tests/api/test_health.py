@@ -3,6 +3,7 @@ hung backend makes health a JSON 503 naming it within 5 s, never a hung worker o
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -17,13 +18,9 @@ URL = "/api/v1/health/"
 pytestmark = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 
 
-def timed_get(client, url: str):
-    started = time.monotonic()
-    response = client.get(url)
-    return response, time.monotonic() - started
-
-
-def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymous, settings):
+@contextlib.contextmanager
+def hung_dynamodb(settings):
+    """The storage routed to a listener that accepts connections and never answers."""
     tables = {name: f"hung-{name}" for name in ("templates", "requests", "machines")}
     with HungListener() as dynamodb:
         settings.HOSTFACTORY_STORAGE = {
@@ -33,6 +30,17 @@ def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymo
             "tables": tables,
         }
         reset_repositories()
+        yield dynamodb
+
+
+def timed_get(client, url: str):
+    started = time.monotonic()
+    response = client.get(url)
+    return response, time.monotonic() - started
+
+
+def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymous, settings):
+    with hung_dynamodb(settings) as dynamodb:
         response, elapsed = timed_get(anonymous, URL)
         assert dynamodb.held, "the storage call never reached the hung endpoint"
     reset_repositories()
@@ -50,7 +58,6 @@ def test_a_hung_dynamodb_is_a_503_naming_the_storage_within_5_s(storage, anonymo
 def test_a_hung_dynamodb_makes_every_call_a_json_503_naming_the_storage_within_5_s(storage, plugin, settings):
     """The storage's own time budget (connect 1 s, read 1.2 s, 3 attempts) ends every call
     well inside the web server's 30 s, whatever the endpoint, as a JSON 503."""
-    tables = {name: f"hung-{name}" for name in ("templates", "requests", "machines")}
     calls = {
         "getAvailableTemplates": lambda: plugin.post("/api/v1/hostfactory/getAvailableTemplates", {}, format="json"),
         "getRequestStatus": lambda: plugin.post(
@@ -64,14 +71,7 @@ def test_a_hung_dynamodb_makes_every_call_a_json_503_naming_the_storage_within_5
             format="json",
         ),
     }
-    with HungListener() as dynamodb:
-        settings.HOSTFACTORY_STORAGE = {
-            "type": "dynamodb",
-            "region": "us-east-1",
-            "host": dynamodb.url,
-            "tables": tables,
-        }
-        reset_repositories()
+    with hung_dynamodb(settings):
         for name, call in calls.items():
             started = time.monotonic()
             response = call()
