@@ -57,7 +57,7 @@ def test_reclaim_at_is_an_iso_8601_moment(db, storage, host):
     given = client.post(URL + host.machine_id + "/reclaim/", {"reclaim_at": at.isoformat()}, format="json")
 
     assert given.status_code == 200
-    (entry,) = return_requests(client, host)
+    (entry,) = return_requests(token_client("hf", PLUGINS), host)  # what Host Factory's plugin sees
     assert 590 <= entry["gracePeriod"] <= 600
 
 
