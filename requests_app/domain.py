@@ -112,6 +112,9 @@ class Request(Aggregate):
     # An acquire request's launched machines, a return request's claimed ones: read with the
     # request itself (one consistent read), never through an index.
     machine_ids: tuple[str, ...] = ()
+    # A return request's other hosts: asked for, but not claimed by it (gone, unknown to the
+    # service, or held by another return); each still answers in getRequestStatus.
+    other_hosts: tuple[str, ...] = ()
 
     id_field = "request_id"
     field_rules = REQUEST_FIELDS
@@ -139,6 +142,13 @@ class Request(Aggregate):
         if kind == RequestType.ACQUIRE and len(ids) > self.machine_count:
             fail("machine_ids", f"must hold at most machine_count ({self.machine_count}) ids, got {len(ids)}")
         self.normalise("machine_ids", ids)
+        check_type("other_hosts", self.other_hosts, (tuple, list, set, frozenset), "a list of machine ids")
+        others = tuple(sorted(self.other_hosts))
+        if others and kind != RequestType.RETURN:
+            fail("other_hosts", f"is for return requests only, got {len(others)} ids")
+        if any(not isinstance(i, str) or not i or any(c.isspace() for c in i) for i in others):
+            fail("other_hosts", "must hold machine ids (text without whitespace)")
+        self.normalise("other_hosts", others)
 
     def _validate_template_and_count(self, kind: RequestType) -> None:
         if kind == RequestType.ACQUIRE:

@@ -74,15 +74,28 @@ def progress_message(request: Request, machines: list[Machine], target: RequestS
 
 
 def request_machines(*, repos: Repositories, request: Request) -> list[Machine]:
-    """An acquire request's launched machines, or a return request's claimed ones: one
-    consistent batch read per 100 of the ids the request holds."""
-    return repos.machines.get_many(request.machine_ids)
+    """An acquire request's launched machines, or a return request's hosts still to go (those
+    it claimed, and those it was asked for that another return holds and that still live):
+    one consistent batch read per 100 of the ids the request names."""
+    return requests_with_machines(repos=repos, requests=[request])[0][1]
 
 
 def requests_with_machines(*, repos: Repositories, requests: list[Request]) -> list[tuple[Request, list[Machine]]]:
     """Each request with its machines, all machines read in shared batches of 100."""
-    found = {m.machine_id: m for m in repos.machines.get_many(i for r in requests for i in r.machine_ids)}
-    return [(r, [found[i] for i in r.machine_ids if i in found]) for r in requests]
+    found = {m.machine_id: m for m in repos.machines.get_many(i for r in requests for i in _named(r))}
+    return [(r, [found[i] for i in _named(r) if i in found and _counts(r, found[i])]) for r in requests]
+
+
+def _named(request: Request) -> tuple[str, ...]:
+    return (*request.machine_ids, *request.other_hosts)
+
+
+def _counts(request: Request, machine: Machine) -> bool:
+    """A host a return names but did not claim counts while another return holds it live: the
+    return is done when that host is gone too."""
+    if machine.machine_id in request.machine_ids:
+        return True
+    return machine.is_live and machine.return_request_id not in (None, request.request_id)
 
 
 def request_reconcile(

@@ -52,12 +52,18 @@ def request_create_acquire(
 
 
 def request_create_return(
-    *, repos: Repositories, machines: list[Machine], requested_by: str = "", now: datetime | None = None
+    *,
+    repos: Repositories,
+    machines: list[Machine],
+    requested_by: str = "",
+    now: datetime | None = None,
+    asked_ids: list[str] | None = None,
 ) -> tuple[Request, list[Machine]]:
     """A return request for the live ``machines`` that no other return holds. Each host is
     claimed first (one conditional write each), then the request is written naming the
-    claimed ones: until it exists the claims count as none, and if anything fails they are
-    undone, so a failed call leaves no host stranded."""
+    claimed ones (and, as ``other_hosts``, the ``asked_ids`` it did not claim, so each asked
+    host answers in its status): until it exists the claims count as none, and if anything
+    fails they are undone, so a failed call leaves no host stranded."""
     now = now or utcnow()
     request_id = new_request_id(RequestType.RETURN)
     unwritten = unwritten_claims(repos=repos, machines=machines)
@@ -77,6 +83,7 @@ def request_create_return(
                 request_type=RequestType.RETURN,
                 machine_count=len(claimed),
                 machine_ids=tuple(m.machine_id for m in claimed),
+                other_hosts=tuple(sorted(set(asked_ids or ()) - {m.machine_id for m in claimed})),
                 requested_by=requested_by,
                 deadline=request_deadline(now),
                 message="" if claimed else NO_ACTIVE_VM,
@@ -87,7 +94,9 @@ def request_create_return(
             for machine in claimed:
                 repos.machines.release_claim(machine.machine_id, request_id)
         raise
-    return request_reconcile(repos=repos, request=request, machines=claimed, now=now), claimed
+    # Hosts it names that another return holds count too (read them); else its own claims.
+    machines = None if request.other_hosts else claimed
+    return request_reconcile(repos=repos, request=request, machines=machines, now=now), claimed
 
 
 def claim_lease() -> timedelta:

@@ -37,6 +37,7 @@ REQUEST_MESSAGE = "Request VM success."
 RETURN_MESSAGE = "Delete VM success."
 NO_ACTIVE_VM = "No Active VM."
 UNKNOWN_REQUEST = "Unknown request."
+NOT_RETURNED = "Not returned: no return holds this host; ask for it again."
 TO_RETURN_MESSAGE = "Machines to return."
 NOTHING_TO_RETURN_MESSAGE = "No machines to return."
 # Our field names as Host Factory's input calls them, so its administrator sees its own words.
@@ -110,8 +111,12 @@ def hf_request_machines(
 
 def hf_request_return_machines(*, repos: Repositories, hosts: list[dict[str, str]], requested_by: str = "") -> dict:
     """A return request for the hosts we know and that are live and not already returning."""
-    found = {m.machine_id: m for _host, m in hf_find_machines(repos=repos, hosts=hosts) if m is not None}
-    request, marked = request_create_return(repos=repos, machines=list(found.values()), requested_by=requested_by)
+    pairs = hf_find_machines(repos=repos, hosts=hosts)
+    found = {m.machine_id: m for _host, m in pairs if m is not None}
+    asked = [m.machine_id if m is not None else host.get("machineId") for host, m in pairs]
+    request, marked = request_create_return(
+        repos=repos, machines=list(found.values()), requested_by=requested_by, asked_ids=[i for i in asked if i]
+    )
     logger.info("requestReturnMachines: %s returns %d of %d hosts", request.request_id, len(marked), len(hosts))
     return {"requestId": request.request_id, "message": RETURN_MESSAGE if marked else NO_ACTIVE_VM}
 
@@ -178,7 +183,47 @@ def hf_request_entry(
         "requestId": request.request_id,
         "status": hf_request_status(request.status),
         "message": request.message,
-        "machines": [hf_machine(machine, request) for machine in machines],
+        "machines": [hf_machine(machine, request) for machine in machines] + hf_other_hosts(repos, request, machines),
+    }
+
+
+def hf_other_hosts(repos: Repositories, request: Request, listed: list[Machine]) -> list[dict[str, Any]]:
+    """The hosts a return was asked for that neither it nor another return is giving back:
+    gone already (or never known here) they are ``succeed``/``terminated``, as IBM's provider
+    lists them, so Host Factory can release each one; a live one nobody returns is ``fail``."""
+    shown = {machine.machine_id for machine in listed}
+    wanted = [i for i in request.other_hosts if i not in shown]
+    if not wanted:
+        return []
+    found = {machine.machine_id: machine for machine in repos.machines.get_many(wanted)}
+    entries = []
+    for machine_id in wanted:
+        machine = found.get(machine_id)
+        if machine is None:
+            entries.append(hf_gone_host(machine_id))
+        elif machine.is_live:
+            entry = hf_machine(machine, request)
+            entries.append({**entry, "result": "fail", "message": NOT_RETURNED})
+        else:
+            entries.append(hf_machine(machine, request))
+    return entries
+
+
+def hf_gone_host(machine_id: str) -> dict[str, Any]:
+    """A host this service holds no record of: gone, as far as Host Factory need care."""
+    return {
+        "machineId": machine_id,
+        "name": "",
+        "result": "succeed",
+        "status": "terminated",
+        "privateIpAddress": "",
+        "publicIpAddress": "",
+        "instanceType": "",
+        "priceType": "",
+        "launchtime": 0,
+        "message": "",
+        "instanceTags": "",
+        "cloudHostId": None,
     }
 
 

@@ -40,6 +40,7 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
             completed_at = UTCDateTimeAttribute(null=True)
             provider_data = MapAttribute(default=dict)
             machine_ids = UnicodeSetAttribute(null=True)
+            other_hosts = UnicodeSetAttribute(null=True)
             created_at = UTCDateTimeAttribute(null=True)
             updated_at = UTCDateTimeAttribute(null=True)
             version = NumberAttribute()

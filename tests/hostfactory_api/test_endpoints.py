@@ -471,3 +471,31 @@ def test_oversized_input_is_refused_with_a_message(storage, plugin):
     assert response.status_code == 413 and list(response.json()) == ["message"]
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["message"]
     assert storage.requests.get_all() == []
+
+
+def test_a_return_accounts_for_every_host_it_was_asked_for(storage, plugin):
+    """Each host named in requestReturnMachines answers in that return's getRequestStatus: one
+    already gone or unknown here as succeed/terminated (so Host Factory can release it), one
+    another return holds with that return's progress (the return waits for it)."""
+    add_template(storage, "tpl", max_number=-1)
+    mine, elsewhere, gone = launch(storage, add_acquire(storage, "tpl", count=3))
+    earlier = call(plugin, "requestReturnMachines", hosts(elsewhere)).json()["requestId"]
+    machine_update_status(repos=storage, machine_id=gone.machine_id, status="terminated")
+    asked = [*hosts(mine)["machines"], *hosts(elsewhere)["machines"], *hosts(gone)["machines"]]
+    asked.append({"name": "ip-never-seen", "machineId": "i-0unknown0000000"})
+
+    answer = call(plugin, "requestReturnMachines", {"machines": asked}).json()
+    (entry,) = status_of(plugin, answer["requestId"])
+
+    by_id = {machine["machineId"]: machine for machine in entry["machines"]}
+    assert set(by_id) == {mine.machine_id, elsewhere.machine_id, gone.machine_id, "i-0unknown0000000"}
+    assert (by_id[mine.machine_id]["result"], by_id[elsewhere.machine_id]["result"]) == ("executing", "executing")
+    assert (by_id[gone.machine_id]["result"], by_id[gone.machine_id]["status"]) == ("succeed", "terminated")
+    unknown = by_id["i-0unknown0000000"]
+    assert (unknown["result"], unknown["status"], unknown["cloudHostId"]) == ("succeed", "terminated", None)
+    assert entry["status"] == "running"
+    # Only the earlier return gives that host back; once it is gone, both returns are done.
+    assert storage.machines.get_by_id(elsewhere.machine_id).return_request_id == earlier
+    for machine in (mine, elsewhere):
+        machine_update_status(repos=storage, machine_id=machine.machine_id, status="terminated")
+    assert [e["status"] for e in status_of(plugin, answer["requestId"], earlier)] == ["complete", "complete"]
