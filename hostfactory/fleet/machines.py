@@ -43,20 +43,21 @@ def machine_register(*, repos: Repositories, machine: Machine) -> Machine:
     if existing is not None and existing.request_id != machine.request_id:
         raise VersionConflict(_taken(existing))
     request = repos.requests.add_machine(request.request_id, machine.machine_id)
-    stored = _store_new(repos=repos, machine=machine)
-    if not stored.is_live:  # registered already ended: its host is given back at once
+    stored, created = _store_new(repos=repos, machine=machine)
+    if created and not stored.is_live:  # registered already ended: its host is given back, once
         capacity_follow_machine(repos=repos, before=stored.replace(status=MachineStatus.PENDING), after=stored)
     request_reconcile(repos=repos, request=request)
     return stored
 
 
-def _store_new(*, repos: Repositories, machine: Machine) -> Machine:
+def _store_new(*, repos: Repositories, machine: Machine) -> tuple[Machine, bool]:
+    """The stored machine, and whether this call stored it (a retry finds it stored)."""
     try:
-        return repos.machines.save(machine.replace(version=0, created_at=None, updated_at=None))
+        return repos.machines.save(machine.replace(version=0, created_at=None, updated_at=None)), True
     except VersionConflict:
         existing = repos.machines.get_by_id(machine.machine_id)
         if existing is not None and existing.request_id == machine.request_id:
-            return existing  # the retry of a registration already stored
+            return existing, False  # the retry of a registration already stored
         # Another request's registration of this id won the race: leave this request as it was.
         repos.requests.remove_machine(machine.request_id, machine.machine_id)
         raise VersionConflict(

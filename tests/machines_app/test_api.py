@@ -189,3 +189,16 @@ def test_delete_reconciles_the_request(storage, operator, request_of_two):
     assert operator.get(URL + machine.machine_id + "/").status_code == 404
     assert operator.delete(URL + machine.machine_id + "/").json()["code"] == "not_found"
     assert storage.machines.get_by_request_id(request_of_two.request_id) == []
+
+
+def test_a_retried_registration_of_an_ended_machine_gives_its_host_back_once(storage, provisioner):
+    """A machine registered already failed frees its reserved host; the retry of that
+    registration (its first answer lost) must not free it a second time."""
+    add_template(storage, "tpl", max_number=4)
+    request = add_acquire(storage, "tpl", count=2)
+    assert storage.templates.usage("tpl").used == 2
+    failed = {"status": "failed", "status_reason": "InsufficientInstanceCapacity"}
+    for _attempt in range(2):
+        answer = register(provisioner, request, "i-0failed", **failed)
+        assert answer.status_code == 201, answer.json()
+    assert storage.templates.usage("tpl").used == 1
