@@ -169,6 +169,10 @@ HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT",
 # call may run (gunicorn's 30 s timeout), so a claim older than this whose return was never
 # written was left by a call that died, and counts as none (docs/storage-design.md).
 HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS", default=30.0)
+# Hosts a return claims within one call (one conditional write each): requestReturnMachines
+# claims this many before it answers, and each later poll of the return (and every provision
+# pass, without limit) claims the next, so a return of 10,000 hosts answers in seconds.
+HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=250)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
