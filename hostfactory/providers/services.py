@@ -322,7 +322,11 @@ def _end(*, repos: Repositories, request: Request, status: RequestStatus, messag
 
 def provision_return(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:
     """Terminate the return's hosts that still run, per acquire request (so a fleet that
-    maintains capacity is lowered first), then clean up launches with no host left."""
+    maintains capacity is lowered first), then clean up launches with no host left. It
+    first claims every host the return still has to claim (the polls claim a share each)."""
+    request = request_reconcile(repos=repos, request=request, claim_limit=None)
+    if request.is_terminal:
+        return
     machines = [
         m
         for m in request_machines(repos=repos, request=request)
