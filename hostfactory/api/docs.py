@@ -14,6 +14,8 @@ from django.urls import reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.exceptions import NotAuthenticated
 
+from hostfactory.api import schema  # noqa: F401  (registers the schema's field extension)
+
 
 def asks_for_html(request) -> bool:
     """True when the client names ``text/html`` itself (a browser's navigation does; ``*/*`` is not enough)."""

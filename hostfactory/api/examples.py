@@ -143,7 +143,7 @@ def request_json(request_id: str, **fields: Any) -> dict[str, Any]:
         "provider_data": {},
         "created_at": CREATED,
         "updated_at": UPDATED,
-        "version": 2,
+        "version": 3,
         **fields,
     }
 
@@ -181,22 +181,14 @@ def machine_json(host: tuple[str, str, str, int], **fields: Any) -> dict[str, An
         "reclaim_at": None,
         "created_at": CREATED,
         "updated_at": UPDATED,
-        "version": 3,
+        "version": 2,
         **fields,
     }
 
 
 KEPT_MACHINE = machine_json(KEPT_HOSTS[0])
 RETURNED_MACHINE = machine_json(
-    RETURNED_HOSTS[0], status="terminated", return_request_id=RETURN_ID, updated_at="2024-12-19T15:20:05Z", version=5
-)
-PENDING_MACHINE = machine_json(
-    (PENDING_MACHINE_ID, "", None, 0),
-    request_id=PENDING_ID,
-    status="pending",
-    launch_time=None,
-    version=1,
-    updated_at=CREATED,
+    RETURNED_HOSTS[0], status="terminated", return_request_id=RETURN_ID, updated_at="2024-12-19T15:20:05Z", version=4
 )
 
 
@@ -230,7 +222,7 @@ MACHINE_REGISTER = {
 KEPT_REPLACE = {
     key: KEPT_MACHINE[key]
     for key in ("name", "status", "private_ip_address", "instance_type", "price_type", "launch_time", "tags")
-} | {"tags": {"team": "xyz"}, "version": 3}
+} | {"tags": {"team": "xyz"}, "version": 2}
 STATUS_REPORT = {
     "status": "running",
     "name": "ip-10-0-61-12.ec2.internal",
@@ -284,9 +276,9 @@ REQUESTS = {
     ],
     "partial_update": [
         example(
-            "Tell Host Factory why", {"message": "Waiting for capacity in us-east-1a.", "version": 2}, request=True
+            "Tell Host Factory why", {"message": "Waiting for capacity in us-east-1a.", "version": 3}, request=True
         ),
-        example("Changed", request_json(PENDING_ID, message="Waiting for capacity in us-east-1a.", version=3)),
+        example("Changed", request_json(PENDING_ID, message="Waiting for capacity in us-east-1a.", version=4)),
     ],
     "status": [
         example("Cancel", {"status": "cancelled", "message": "Cancelled by an operator."}, request=True),
@@ -297,7 +289,7 @@ REQUESTS = {
                 status="cancelled",
                 message="Cancelled by an operator.",
                 completed_at=UPDATED,
-                version=3,
+                version=4,
             ),
         ),
     ],
@@ -322,11 +314,11 @@ MACHINES = {
     ],
     "update": [
         example("Every writable field", KEPT_REPLACE, request=True),
-        example("Replaced", machine_json(KEPT_HOSTS[0], tags={"team": "xyz"}, version=4)),
+        example("Replaced", machine_json(KEPT_HOSTS[0], tags={"team": "xyz"}, version=3)),
     ],
     "partial_update": [
-        example("Tag it", {"tags": {"team": "xyz"}, "version": 3}, request=True),
-        example("Changed", machine_json(KEPT_HOSTS[0], tags={"team": "xyz"}, version=4)),
+        example("Tag it", {"tags": {"team": "xyz"}, "version": 2}, request=True),
+        example("Changed", machine_json(KEPT_HOSTS[0], tags={"team": "xyz"}, version=3)),
     ],
     "lookup": [
         example("By instance id", {"instance_ids": [host[0] for host in KEPT_HOSTS]}, request=True),
@@ -347,9 +339,9 @@ MACHINES = {
     "reclaim": [
         example("Two minutes' notice", {"grace_period": 120}, request=True),
         example("At a time", {"reclaim_at": "2024-12-19T15:10:00Z"}, request=True),
-        example("Noticed", machine_json(KEPT_HOSTS[0], reclaim_at="2024-12-19T15:10:00Z", version=4)),
+        example("Noticed", machine_json(KEPT_HOSTS[0], reclaim_at="2024-12-19T15:10:00Z", version=3)),
     ],
-    "reclaim_withdrawn": [example("Withdrawn", machine_json(KEPT_HOSTS[0], version=5))],
+    "reclaim_withdrawn": [example("Withdrawn", machine_json(KEPT_HOSTS[0], version=4))],
 }
 ROOT = [
     example(
@@ -422,7 +414,7 @@ HF_GET_AVAILABLE_TEMPLATES = [
         {
             "message": "Get available templates success.",
             "templates": [
-                hf_template(ONDEMAND_ID, "ondemand", ONDEMAND_CONFIG, "RunInstances", 8),
+                hf_template(ONDEMAND_ID, "ondemand", ONDEMAND_CONFIG, "RunInstances", 6),
                 hf_template(SPOT_ID, "spot", SPOT_CONFIG, "SpotFleet", 10),
             ],
         },
@@ -449,7 +441,7 @@ HF_GET_REQUEST_STATUS = [
     example("A return request (IBM)", {"requests": [{"requestId": RETURN_ID}]}, request=True),
     example(
         "One object, not a list (GCP)",
-        {"requests": {"requestId": ACQUIRE_ID}},
+        {"requests": {"requestId": PENDING_ID}},
         request=True,
         summary="The single-object form some callers send",
     ),
@@ -474,11 +466,7 @@ HF_GET_REQUEST_STATUS = [
                     "requestId": PENDING_ID,
                     "status": "running",
                     "message": "",
-                    "machines": [
-                        hf_host(
-                            (PENDING_MACHINE_ID, "", "", 1734619900), "executing", "pending", "Waiting for the host."
-                        )
-                    ],
+                    "machines": [hf_host((PENDING_MACHINE_ID, "", "", 1734619900), "executing", "pending")],
                 }
             ]
         },
@@ -495,7 +483,7 @@ HF_GET_RETURN_REQUESTS = [
         {
             "status": "complete",
             "message": "Machines to return.",
-            "requests": [{"machine": KEPT_HOSTS[0][1], "machineId": KEPT_HOSTS[0][0], "gracePeriod": 120}],
+            "requests": [{"machine": KEPT_HOSTS[1][1], "machineId": KEPT_HOSTS[1][0], "gracePeriod": 120}],
         },
     ),
     example("Nothing to give back", {"status": "complete", "message": "No machines to return.", "requests": []}),
