@@ -76,14 +76,15 @@ def test_a_program_without_credentials_still_gets_401_from_the_schema(storage, c
     response = client.get("/api/schema/", **({"HTTP_ACCEPT": accept} if accept else {}))
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    if accept and "json" in accept:
-        assert response.json()["code"] == "not_authenticated"
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
 
 
 @MEMORY
 def test_a_bad_token_is_401_even_from_a_browser(storage, client, db):
     response = client.get("/api/docs/", HTTP_ACCEPT=BROWSER_ACCEPT, HTTP_AUTHORIZATION="Token not-a-token")
     assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
 
 
 @MEMORY
