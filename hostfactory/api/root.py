@@ -34,6 +34,7 @@ class ApiRootView(APIView):
         description="Where everything is, as absolute URLs, for a person exploring the API with a token.",
         responses=OpenApiTypes.OBJECT,
         examples=ROOT,
+        tags=["root"],
     )
     def get(self, request: Request) -> Response:
         return Response({name: request.build_absolute_uri(reverse(url_name)) for name, url_name in LINKS.items()})
