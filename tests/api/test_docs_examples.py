@@ -3,8 +3,8 @@
 Each request example is sent, as it stands, to a live server over a fresh memory store that
 holds the fleet the examples describe (hostfactory/api/examples.py: IBM's templates and hosts,
 made through the services as Host Factory and a provisioner would), and must be accepted; the
-answer has the fields the response example shows. Each example, request or response, validates
-against its schema in the OpenAPI document the service serves.
+answer has the fields the response example shows, as has the answer of every read (GET). Each
+example, request or response, validates against its schema in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -206,3 +206,16 @@ def same_fields(shown: Any, answered: Any, depth: int = 2) -> bool:
     if depth == 0 or not (isinstance(shown, dict) and isinstance(answered, dict)):
         return True
     return set(shown) == set(answered) and all(same_fields(shown[key], answered[key], depth - 1) for key in shown)
+
+
+@MEMORY
+@pytest.mark.parametrize(
+    ("path", "operation"),
+    [pytest.param(path, op, id=op["operationId"]) for path, method, op in OPERATIONS if method == "get"],
+)
+def test_each_read_answers_the_fields_its_examples_show(storage, live_server, token, monkeypatch, path, operation):
+    seed_fleet(storage, monkeypatch)
+    status, answer = call(live_server.url + concrete(path, operation), "get", token)
+    assert status == 200, answer
+    for example in json_content(operation["responses"]["200"])["examples"].values():
+        assert same_fields(example["value"], answer), (example["value"], answer)
