@@ -1,19 +1,61 @@
-"""How aggregate values show in the admin: list cells, read-only rows, links between pages."""
+"""How aggregate values show in the admin: list cells, read-only rows, links between pages.
+
+Times show one way everywhere (``display_time``: seconds and UTC); ids show in one element
+(``id_element``) that the stylesheet cuts to one line (``.hf-id``), holding the full id as its
+text (selecting it copies the whole id), its title (on hover) and ``data-copy``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import display_for_value, quote
+from django.contrib.admin.utils import quote
 from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from hostfactory.admin.forms import pretty_json
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def display_time(value: datetime | None, empty: str = "-") -> str:
+    """A time as the console shows it: ``2026-12-01 12:38:23 UTC``."""
+    if value is None:
+        return empty
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def display_duration(delta: timedelta) -> str:
+    """A duration in its two largest units: ``45s``, ``12m 03s``, ``3h 04m``, ``2d 05h``;
+    negative is shown as ``-`` before it (a deadline already passed)."""
+    seconds = int(delta.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m {secs:02d}s"
+    return f"{sign}{secs}s"
+
+
+def display_age(since: datetime | None, now: datetime, empty: str = "-") -> str:
+    return empty if since is None else display_duration(now - since)
+
+
+def id_element(object_id: str) -> SafeString:
+    """An id on one line, cut short by the stylesheet, the full id kept to hover and copy."""
+    return format_html('<span class="hf-id" title="{0}" data-copy="{0}">{0}</span>', object_id)
 
 
 def display_value(value: Any, empty: str) -> Any:
@@ -23,7 +65,7 @@ def display_value(value: Any, empty: str) -> Any:
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, datetime):
-        return display_for_value(value, empty)
+        return display_time(value, empty)
     if isinstance(value, dict):
         return format_html("<pre>{}</pre>", pretty_json(value))
     return value
@@ -58,7 +100,8 @@ def change_url(model: type[models.Model], object_id: str) -> str:
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(object_id)])
 
 
-def admin_link(model: type[models.Model], object_id: str | None, text: str | None = None) -> str:
+def admin_link(model: type[models.Model], object_id: str | None) -> str:
+    """A link to an aggregate's page, showing its id (see ``id_element``)."""
     if not object_id:
         return "-"
-    return format_html('<a href="{}">{}</a>', change_url(model, object_id), text or object_id)
+    return format_html('<a href="{}">{}</a>', change_url(model, object_id), id_element(object_id))
