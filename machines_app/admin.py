@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from hostfactory.admin import (
     AggregateQuerySet,
     RepositoryModelAdmin,
+    aggregate_age,
+    id_column,
     sidebar_filters,
     template_options,
 )
@@ -41,12 +43,16 @@ class MachineAdmin(RepositoryModelAdmin):
     aggregate_form = MachineForm
     action_form = MachineActionForm
     list_display = (
-        "machine_id",
+        id_column("machine_id", "machine id"),
         "name",
         "status",
         "hf_result",
         "private_ip_address",
+        "instance_type",
+        "launch_time",
+        "age",
         "request",
+        "return_request",
         "template",
         "reclaim_at",
     )
@@ -79,6 +85,7 @@ class MachineAdmin(RepositoryModelAdmin):
         "launch_time": "launched",
         "reclaim_at": "return asked",
     }
+    age = aggregate_age("launch_time", "created_at")
 
     @admin.display(description="Host Factory result")
     def hf_result(self, obj: models.Machine) -> str:

@@ -13,7 +13,9 @@ from hostfactory.admin import (
     AggregateQuerySet,
     RepositoryModelAdmin,
     admin_link,
+    aggregate_age,
     aggregate_field,
+    id_column,
     sidebar_filters,
     template_options,
 )
@@ -42,7 +44,7 @@ class RequestAdmin(RepositoryModelAdmin):
     repository_name = "requests"
     aggregate_form = RequestForm
     list_display = (
-        "request_id",
+        id_column("request_id", "request id"),
         "request_type",
         "template",
         "machine_count",
@@ -50,6 +52,8 @@ class RequestAdmin(RepositoryModelAdmin):
         "hf_status",
         "message",
         "created_at",
+        "age",
+        "deadline",
     )
     list_filter = sidebar_filters(REQUEST_FILTERS, template_id=template_options)
     search_fields = ("request_id",)
@@ -60,6 +64,7 @@ class RequestAdmin(RepositoryModelAdmin):
     links = {"template": (TemplateAnchor, "template_id")}
     labels = {"request_type": "type", "machine_count": "machines asked", "completed_at": "completed"}
     hf_message = aggregate_field("message", "message")
+    age = aggregate_age("created_at")
 
     @admin.display(description="Host Factory status")
     def hf_status(self, obj: models.Request) -> str:

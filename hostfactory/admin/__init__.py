@@ -8,7 +8,7 @@ titles, the index's title), so no page says "Django administration"."""
 from django.contrib import admin
 
 from hostfactory.admin.changelist import sidebar_filters
-from hostfactory.admin.display import admin_link, aggregate_field
+from hostfactory.admin.display import admin_link, aggregate_age, aggregate_field, id_column
 from hostfactory.admin.model_admin import FILTER_SAMPLE, RepositoryModelAdmin, template_options
 from hostfactory.admin.queryset import AggregateQuerySet
 
@@ -23,7 +23,9 @@ __all__ = [
     "AggregateQuerySet",
     "RepositoryModelAdmin",
     "admin_link",
+    "aggregate_age",
     "aggregate_field",
+    "id_column",
     "sidebar_filters",
     "template_options",
 ]

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from hostfactory.admin.forms import pretty_json
+from hostfactory.domain import utcnow
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
@@ -78,6 +79,30 @@ def aggregate_field(name: str, description: str | None = None, *, boolean: bool 
     @admin.display(description=description or name.replace("_", " "), boolean=boolean)
     def show(model_admin: admin.ModelAdmin, obj: models.Model) -> Any:
         return display_value(getattr(obj.aggregate, name), model_admin.get_empty_value_display())
+
+    show.__name__ = name
+    return show
+
+
+def aggregate_age(*fields: str, description: str = "age") -> Callable:
+    """An admin display method showing how long ago the first set of ``fields`` was (a
+    machine's launch, else its registration)."""
+
+    @admin.display(description=description)
+    def age(model_admin: admin.ModelAdmin, obj: models.Model) -> str:
+        since = next((value for value in (getattr(obj.aggregate, f) for f in fields) if value is not None), None)
+        return display_age(since, utcnow(), model_admin.get_empty_value_display())
+
+    return age
+
+
+def id_column(name: str, description: str) -> Callable:
+    """A ``list_display`` column showing the object's id on one line (see ``id_element``);
+    named like the id field, so the cell keeps its ``field-<name>`` class."""
+
+    @admin.display(description=description)
+    def show(obj: models.Model) -> str:
+        return id_element(obj.pk)
 
     show.__name__ = name
     return show

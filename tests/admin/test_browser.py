@@ -104,7 +104,7 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page.click("input[name=_save]")
     expect(page.locator("ul.messagelist li.success")).to_contain_text("was changed successfully")
     row = page.locator("#result_list tr", has=page.locator("a:text-is('tpl-a')"))
-    expect(row.locator("td.field-max_number")).to_have_text("7")
+    expect(row.locator("td.field-in_use")).to_have_text("2 / 7")
     assert fleet.repos.templates.get_by_id("tpl-a").max_number == 7
 
     # Requests list, before anything changes: the active request is "running" for Host Factory.
