@@ -16,7 +16,7 @@ from hostfactory.admin import (
 )
 from hostfactory.storage import get_repositories
 from templates_app import models
-from templates_app.domain import Usage
+from templates_app.domain import Template, Usage
 from templates_app.filters import TEMPLATE_FILTERS
 from templates_app.forms import TemplateForm
 from templates_app.services import template_delete, template_set_enabled, templates_source
@@ -107,6 +107,21 @@ class TemplateAdmin(RepositoryModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
         return ("template_id", "launch_api", "created_at", "updated_at") if obj is not None else ()
+
+    def consequences(self, action: str) -> list[str]:
+        if action != "delete_selected":
+            return []
+        return ["The template is deleted: Host Factory no longer gets it from getAvailableTemplates."]
+
+    def delete_refusals(self, templates: list[Template]) -> dict[str, str]:
+        """A template whose ledger holds hosts (live or reserved) cannot be deleted: one read
+        of the small templates table for the whole selection."""
+        wanted = {template.template_id for template in templates}
+        return {
+            template.template_id: usage.in_use(template.template_id, "disable it instead")
+            for template, usage in get_repositories().templates.get_all_with_usage()
+            if template.template_id in wanted and usage.used > 0
+        }
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         template_delete(repos=get_repositories(), template_id=aggregate_id)

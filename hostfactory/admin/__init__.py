@@ -9,7 +9,7 @@ from django.contrib import admin
 
 from hostfactory.admin.changelist import sidebar_filters
 from hostfactory.admin.display import admin_link, aggregate_age, aggregate_field, id_column
-from hostfactory.admin.model_admin import FILTER_SAMPLE, RepositoryModelAdmin, template_options
+from hostfactory.admin.model_admin import FILTER_SAMPLE, RepositoryModelAdmin, aws_provider_on, template_options
 from hostfactory.admin.queryset import AggregateQuerySet
 
 CONSOLE_NAME = "Host Factory console"
@@ -25,6 +25,7 @@ __all__ = [
     "admin_link",
     "aggregate_age",
     "aggregate_field",
+    "aws_provider_on",
     "id_column",
     "sidebar_filters",
     "template_options",
