@@ -3,7 +3,8 @@ query the admin handles as a QuerySet), ``changelist`` (sidebar filters from the
 declarations, cursor paging), ``model_admin`` (RepositoryModelAdmin), ``forms`` (the
 aggregate forms' base), ``display`` (list cells and links), ``dashboard`` (the triage panels
 on the index page). Importing it names the console on Django's admin site (header, tab
-titles, the index's title), so no page says "Django administration"."""
+titles, the index's title), so no page says "Django administration", and gives the lists
+the page's width (no navigation sidebar)."""
 
 from django.contrib import admin
 
@@ -16,6 +17,9 @@ CONSOLE_NAME = "Host Factory console"
 admin.site.site_header = CONSOLE_NAME
 admin.site.site_title = CONSOLE_NAME
 admin.site.index_title = "Fleet triage"
+# The lists need the width (a machine row has a dozen columns at 1400 px); the breadcrumbs
+# and the index lead everywhere the sidebar would.
+admin.site.enable_nav_sidebar = False
 
 __all__ = [
     "CONSOLE_NAME",

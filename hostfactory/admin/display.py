@@ -23,6 +23,7 @@ from hostfactory.admin.forms import pretty_json
 from hostfactory.domain import utcnow
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+LONG_ID = 20  # longer than an EC2 instance id (19): cut short on screen
 
 
 def display_time(value: datetime | None, empty: str = "-") -> str:
@@ -55,8 +56,10 @@ def display_age(since: datetime | None, now: datetime, empty: str = "-") -> str:
 
 
 def id_element(object_id: str) -> SafeString:
-    """An id on one line, cut short by the stylesheet, the full id kept to hover and copy."""
-    return format_html('<span class="hf-id" title="{0}" data-copy="{0}">{0}</span>', object_id)
+    """An id on one line, a long one cut short by the stylesheet, the full id kept to hover
+    and copy."""
+    kind = "hf-id long" if len(object_id) > LONG_ID else "hf-id"
+    return format_html('<span class="{1}" title="{0}" data-copy="{0}">{0}</span>', object_id, kind)
 
 
 def display_value(value: Any, empty: str) -> Any:

@@ -116,7 +116,7 @@ def test_viewers_get_no_confirmation_page(fleet, viewer_client, kind):
 
 def id_cells(page: str, column: str) -> list[tuple[str, str, str]]:
     cell = rf'class="field-{column}">(?:<a href="[^"]*">)?'
-    return re.findall(cell + r'<span class="hf-id" title="([^"]+)" data-copy="([^"]+)">([^<]+)</span>', page)
+    return re.findall(cell + r'<span class="hf-id(?: long)?" title="([^"]+)" data-copy="([^"]+)">([^<]+)</span>', page)
 
 
 def test_lists_show_ids_on_one_line_with_the_full_id_to_copy(fleet, viewer_client):
@@ -126,6 +126,9 @@ def test_lists_show_ids_on_one_line_with_the_full_id_to_copy(fleet, viewer_clien
     machines = viewer_client.get(admin_url("machine")).content.decode()
     assert (fleet.active.request_id,) * 3 in id_cells(machines, "request")
     assert (fleet.running.machine_id,) * 3 in id_cells(machines, "machine_id")
+    # A request id (a uuid) is cut short on screen; an instance id (19 characters) is not.
+    assert f'<span class="hf-id long" title="{fleet.active.request_id}"' in requests
+    assert f'<span class="hf-id" title="{fleet.running.machine_id}"' in machines
 
 
 def test_machine_list_has_launch_time_age_instance_type_and_return(fleet, viewer_client, storage):
