@@ -171,16 +171,7 @@ def test_the_console_triages_at_1400_px_and_asks_before_terminating(fleet, live_
         )
     )
     returned, _ = request_create_return(repos=repos, machines=[fleet.running])
-    lost = aggregates.store_machine(
-        repos,
-        aggregates.machine(
-            "i-0ccccccccccccccc3",
-            request_id=fleet.finished.request_id,
-            template_id="tpl-spot",
-            status=MachineStatus.TERMINATED,
-            status_reason="Terminated outside Host Factory.",
-        ),
-    )
+    lost = fleet.lost("i-0ccccccccccccccc3", "Terminated outside Host Factory.")
 
     log_in(page, live_server.url)
     assert page.title() == "Fleet triage | Host Factory console"

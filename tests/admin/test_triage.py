@@ -107,16 +107,7 @@ def test_machines_being_returned_show_with_their_return(fleet, viewer_client, st
 
 
 def test_machines_lost_outside_host_factory(fleet, viewer_client, storage):
-    lost = aggregates.store_machine(
-        storage,
-        aggregates.machine(
-            "i-0bbbbbbbbbbbbbbb1",
-            request_id=fleet.finished.request_id,
-            template_id="tpl-spot",
-            status=MachineStatus.TERMINATED,
-            status_reason="Terminated in EC2 by someone.",
-        ),
-    )
+    lost = fleet.lost("i-0bbbbbbbbbbbbbbb1", "Terminated in EC2 by someone.")
     page = viewer_client.get("/admin/").content.decode()
     section = panel(page, "lost")
     assert "Machines lost outside Host Factory (1)" in page
