@@ -43,21 +43,23 @@ NOT_IN_EC2 = (
     'use "Ask Host Factory to return selected machines" instead.'
 )
 RECONCILED = "Each machine's acquire request is reconciled: it may end (complete, partial or failed) as a result."
-CONSEQUENCES = {
-    "reclaim": (
-        "getReturnRequests lists each machine (gracePeriod: seconds left, 0 now), so Host Factory drains its "
-        "jobs and gives the host back with requestReturnMachines.",
-    ),
-    "delete_selected": (
-        "The machine record is deleted; a live one gives its host back to its template's capacity, and Host "
-        "Factory no longer sees it in any request.",
-        RECORD_ONLY,
-    ),
-}
+RECLAIM = (
+    "getReturnRequests lists each machine (gracePeriod 0), so Host Factory drains its jobs and gives the host "
+    "back with requestReturnMachines."
+)
+DELETED = (
+    "The machine record is deleted; a live one gives its host back to its template's capacity, and Host "
+    "Factory no longer sees it in any request."
+)
 RECLAIM_IN_EC2 = (
     "The AWS provider is on (HOSTFACTORY_PROVIDER=aws): once Host Factory returns a host, the provisioner "
     "terminates its EC2 instance; the host will be terminated in the cloud."
 )
+
+
+def record_only() -> str:
+    """What changing the record alone means for the host, with the provider in use."""
+    return NOT_IN_EC2 if aws_provider_on() else RECORD_ONLY
 
 
 # What the cloud or the launch fixed about a machine: shown first, never edited in the admin.
@@ -173,14 +175,13 @@ class MachineAdmin(RepositoryModelAdmin):
 
     def consequences(self, action: str) -> list[str]:
         if action == "reclaim":
-            return [*CONSEQUENCES["reclaim"], *([RECLAIM_IN_EC2] if aws_provider_on() else [])]
-        found = list(CONSEQUENCES.get(action, ()))
-        return [NOT_IN_EC2 if line == RECORD_ONLY and aws_provider_on() else line for line in found]
+            return [RECLAIM, *([RECLAIM_IN_EC2] if aws_provider_on() else [])]
+        return [DELETED, record_only()] if action == "delete_selected" else []
 
     def status_consequences(self, status: MachineStatus) -> list[str]:
         lines = [f"Each machine's status is set to {status.value}.", RECONCILED]
         if status not in LIVE_STATUSES:
-            lines.append(NOT_IN_EC2 if aws_provider_on() else RECORD_ONLY)
+            lines.append(record_only())
         return lines
 
     def has_add_permission(self, request: HttpRequest) -> bool:

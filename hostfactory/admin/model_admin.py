@@ -57,13 +57,17 @@ def delete_selected(model_admin: RepositoryModelAdmin, request: HttpRequest, que
     """Django's "delete selected", confirmed first on the console's confirmation page, which
     names the objects that cannot be deleted and why (they are not offered); each deletion is
     made by the aggregate's service, so one refused meanwhile is reported and the others go."""
-    refused = model_admin.delete_refusals([obj.aggregate for obj in queryset])
-    title = f"Delete {model_admin.opts.verbose_name_plural}?"
-    page = model_admin.confirm_first(request, queryset, action="delete_selected", title=title, refused=refused)
-    if page is not None:
-        return page
+    if not confirmed(request):
+        refused = model_admin.delete_refusals([obj.aggregate for obj in queryset])
+        title = f"Delete {model_admin.opts.verbose_name_plural}?"
+        return model_admin.confirm_first(request, queryset, action="delete_selected", title=title, refused=refused)
     model_admin.delete_queryset(request, queryset)
     return None
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """The operator said "yes" on a confirmation page (an action posted again with post=yes)."""
+    return request.POST.get("post") == "yes"
 
 
 def aws_provider_on() -> bool:
@@ -286,7 +290,7 @@ class RepositoryModelAdmin(admin.ModelAdmin):
         what ``action`` will do to which objects (and which of them it cannot touch, and why),
         and nothing changes. Confirming posts the action again with the objects it can touch
         and the same choices (the action form's fields)."""
-        if request.POST.get("post") == "yes":
+        if confirmed(request):
             return None
         refused = refused or {}
         objects = [
