@@ -37,7 +37,7 @@ def check_templates_source(app_configs, **kwargs):
 
 @checks.register(checks.Tags.compatibility)
 def check_return_claims_per_call(app_configs, **kwargs):
-    value = getattr(settings, "HOSTFACTORY_RETURN_CLAIMS_PER_CALL", 250)
+    value = getattr(settings, "HOSTFACTORY_RETURN_CLAIMS_PER_CALL", 100)
     if isinstance(value, int) and 1 <= value <= 10000:
         return []
     problem = f"HOSTFACTORY_RETURN_CLAIMS_PER_CALL must be a whole number 1..10000, got {value!r}"

@@ -177,7 +177,7 @@ HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS",
 # Hosts a return claims within one call (one conditional write each): requestReturnMachines
 # claims this many before it answers, and each later poll of the return (and every provision
 # pass, without limit) claims the next, so a return of 10,000 hosts answers in seconds.
-HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=250)
+HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=100)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------

@@ -13,7 +13,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
-from hostfactory.storage.dynamodb import DynamoRepository, keys_index, make_meta, translated_errors
+from hostfactory.storage.dynamodb import DynamoRepository, batch_read, keys_index, make_meta, translated_errors
 from hostfactory.storage.filters import Condition, equality_values, matches
 from machines_app.domain import LIVE_STATUSES, Machine, MachineStatus
 from machines_app.repository import MachineRepository
@@ -135,7 +135,7 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
     def _by_names(self, names: list[str]) -> dict[str, list[Machine]]:
         ids: dict[str, set[str]] = {}
         with translated_errors(self.table_name, "BatchGetItem"):
-            for item in self.name_model.batch_get([name_key(n) for n in names], consistent_read=True):
+            for item in batch_read(self.name_model, [name_key(n) for n in names]):
                 ids[item.machine_id.removeprefix(NAME_KEY_PREFIX)] = set(item.named or ())
         machines = {m.machine_id: m for m in self._get_many(sorted({i for found in ids.values() for i in found}))}
         found = {name: [machines[i] for i in sorted(held) if i in machines] for name, held in ids.items()}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from machines_app.domain import Machine
+from machines_app.storage.dynamodb import name_key
 from requests_app.domain import Request, RequestType, new_request_id
 from templates_app.domain import Template
 
@@ -71,6 +72,12 @@ def bulk_save(repository, entities) -> list:
     with repository.model.batch_write() as batch:
         for entity in stored:
             batch.save(repository.to_item(entity))
+    names = getattr(repository, "name_model", None)  # machines: each host name's item too
+    named = [entity for entity in stored if getattr(entity, "name", None)]
+    if names is not None and named:
+        with names.batch_write() as batch:
+            for entity in named:
+                batch.save(names(name_key(entity.name), named={entity.machine_id}))
     return stored
 
 
