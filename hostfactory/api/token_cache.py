@@ -88,9 +88,8 @@ def _cache_key(key: str) -> str:
 
 def _connect() -> None:
     user = get_user_model()
-    for model in (Token, user, Group):
-        post_save.connect(invalidate, sender=model, dispatch_uid=f"token-cache-save-{model._meta.label}")
     for model in (Token, user, Group, Permission):
+        post_save.connect(invalidate, sender=model, dispatch_uid=f"token-cache-save-{model._meta.label}")
         post_delete.connect(invalidate, sender=model, dispatch_uid=f"token-cache-delete-{model._meta.label}")
     # Either side of each relation sends with the through model as sender.
     for through in (user.groups.through, user.user_permissions.through, Group.permissions.through):

@@ -16,6 +16,7 @@ from rest_framework.authentication import TokenAuthentication as DRFTokenAuthent
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from hostfactory.api import token_cache
 from hostfactory.api.tokens import plugin_token_issue
 from hostfactory.groups import PLUGINS
 from tests.api.fixtures import add_acquire, add_template
@@ -127,6 +128,21 @@ def test_a_change_during_a_look_up_is_not_hidden_by_the_cache(poll, plugin, monk
 
     monkeypatch.setattr(DRFTokenAuthentication, "authenticate_credentials", read_then_deactivate)
     assert poll(plugin).status_code == 200  # the call that was already past its check
+    assert poll(plugin).status_code == 401
+
+
+def test_an_answer_stored_before_the_change_commits_is_dropped_when_it_commits(
+    poll, plugin, django_capture_on_commit_callbacks
+):
+    """Until the deactivation commits, another thread still reads the user as active and may
+    store that; the commit empties the cache again."""
+    key = Token.objects.get(user=plugin.user).key
+    before = Token.objects.select_related("user").get(key=key)
+    with django_capture_on_commit_callbacks(execute=True):
+        plugin.user.is_active = False
+        plugin.user.save()
+        token_cache.resolve(key, lambda _key: (before.user, before))  # that thread's read, then its store
+        assert poll(plugin).status_code == 200  # not committed yet: the old answer, as that thread saw it
     assert poll(plugin).status_code == 401
 
 
