@@ -420,7 +420,7 @@ def main() -> None:
     cache = "no token cache, a connection per request" if args.no_cache else "token cache on"
     workers = ", ".join(f"{WORKERS[kind]} on {kind}" for kind in args.backends.split(","))
     print(
-        f"### Host Factory endpoints under gunicorn.conf.py (gthread; workers: {workers}), {cache}, "
+        f"#### Host Factory endpoints under gunicorn.conf.py (gthread; workers: {workers}), {cache}, "
         f"wrk -t1 -c{args.connections}, {args.duration:g} s each, fleet of {args.fleet:,} machines\n"
     )
     print(table(results))
