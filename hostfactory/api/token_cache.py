@@ -55,8 +55,9 @@ _generation = _Generation()
 
 
 def resolve(key: str, look_up: Callable[[str], tuple]) -> tuple:
-    """``look_up(key)``, DRF's ``(user, token)`` (it raises for a bad token), answered from the cache when this
-    process resolved the same token less than HOSTFACTORY_AUTH_CACHE_SECONDS ago."""
+    """``look_up(key)``: DRF's ``(user, token)``, or its exception for a bad token. Answered
+    from the cache when this process resolved the same token less than
+    HOSTFACTORY_AUTH_CACHE_SECONDS ago."""
     seconds = settings.HOSTFACTORY_AUTH_CACHE_SECONDS
     if seconds <= 0:
         return look_up(key)
