@@ -81,6 +81,11 @@ TEMPLATES = [
 # Django's own tables only (users, groups, sessions, tokens, admin log). The aggregates live
 # in the repositories below, never in these tables.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Connections are kept between requests (per worker thread) for DATABASE_CONN_MAX_AGE seconds
+# (unless DATABASE_URL sets conn_max_age) and checked before reuse, instead of one new
+# connection per request; 0 closes each at the end of its request.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -126,7 +131,19 @@ AXES_LOCKOUT_TEMPLATE = "admin/hostfactory/locked_out.html"
 # are answered 429 with Retry-After (hostfactory/api/authentication.py); a valid token is never
 # refused. Counted in Django's cache: per process with the default local-memory cache.
 HOSTFACTORY_AUTH_FAILURES_PER_MINUTE = env.int("HOSTFACTORY_AUTH_FAILURES_PER_MINUTE", default=30)
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Seconds each process keeps what a valid API token resolves to (user, permissions), so a Host
+# Factory call makes no SQL query (hostfactory/api/token_cache.py). A token revoked or a user
+# changed in this process stops at once; in another process within this time. 0: no cache.
+HOSTFACTORY_AUTH_CACHE_SECONDS = env.int("HOSTFACTORY_AUTH_CACHE_SECONDS", default=30)
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Always this process's own memory: invalidation clears it whole, and it holds user objects.
+    "auth-tokens": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "hostfactory-auth-tokens",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

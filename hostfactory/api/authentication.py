@@ -2,7 +2,9 @@
 HOSTFACTORY_AUTH_FAILURES_PER_MINUTE times a minute is answered 429 with Retry-After.
 
 Only failures are counted, and a valid token is checked before the count, so Host Factory
-and its plugins are never throttled however often they call.
+and its plugins are never throttled however often they call. What a valid token resolves to
+is kept per process for a few seconds (token_cache.py), so a known token costs no SQL query;
+a failure is never kept.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+
+from hostfactory.api import token_cache
 
 logger = logging.getLogger("hostfactory.api")
 
@@ -47,3 +51,6 @@ class TokenAuthentication(authentication.TokenAuthentication):
                 detail=f"Too many failed authentications from your address (more than "
                 f"{settings.HOSTFACTORY_AUTH_FAILURES_PER_MINUTE} a minute); check the token and retry later.",
             ) from None
+
+    def authenticate_credentials(self, key: str):
+        return token_cache.resolve(key, super().authenticate_credentials)
