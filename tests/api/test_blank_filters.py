@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.fixtures import add_template, operator  # noqa: F401
+from tests.api.fixtures import add_template
 from tests.support import aggregates
 
 
