@@ -67,13 +67,14 @@ def test_the_verdicts_name_what_misses():
     from bench.costs import Cost, check_status_change, check_sync, poll_figure
     from machines_app.storage.dynamodb import STATUS_SHARD_INDEX
 
-    poll = poll_figure(repos=None, ids=["req-1"] * 50)
+    poll = poll_figure(repos=None, ids=["req-1"] * 50, machines=500)
     by_key = Cost(calls=Counter(BatchGetItem=6), items_read=550)
     assert poll.check(by_key, 550) is None
     through_index = Cost(calls=Counter(Query=50), items_read=550, index_reads=Counter({"request-id-keys": 50}))
     assert "index reads" in poll.check(through_index, 550)
     assert "551 items read for 550" in poll.check(Cost(calls=Counter(BatchGetItem=6), items_read=551), 550)
     assert "calls > 51" in poll.check(Cost(calls=Counter(GetItem=100), items_read=550), 550)
+    assert "above the design's 6" in poll.check(Cost(calls=Counter(BatchGetItem=7), items_read=550), 550)
 
     assert check_status_change(Cost(calls=Counter(UpdateItem=1), write_units=3), 1) is None
     assert check_status_change(Cost(calls=Counter(UpdateItem=1, GetItem=1), write_units=1), 1)
