@@ -27,6 +27,7 @@ MACHINES_PER_REQUEST = 10
 ACTIVE_REQUESTS = 50  # in progress: nine machines running, the tenth still pending
 TEMPLATES = 20
 LIMITED_TEMPLATE = "bench-0"  # the one template with a maxNumber (requestMachines reserves on it)
+LIMIT = 10_000  # the largest maxNumber allowed; above the limited template's use at every size
 LOAD_THREADS = 4  # batch writers in parallel: seeding 100k items on dynalite in about a minute
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"], "nram": ["Numeric", "8192"]}
 
@@ -70,7 +71,7 @@ def build_fleet(machine_count: int, seed: int | None = None, *, all_live: bool =
     (the HTTP benchmark seeds each server process with the fleet its client asks about)."""
     ids = random.Random(seed)
     now = utcnow()
-    fleet = Fleet(templates=[_template(i, machine_count) for i in range(TEMPLATES)])
+    fleet = Fleet(templates=[_template(i) for i in range(TEMPLATES)])
     for number in range(machine_count // MACHINES_PER_REQUEST):
         active = number < ACTIVE_REQUESTS
         template_id = fleet.templates[number % TEMPLATES].template_id
@@ -97,10 +98,10 @@ def build_fleet(machine_count: int, seed: int | None = None, *, all_live: bool =
     return fleet
 
 
-def _template(number: int, machine_count: int) -> Template:
+def _template(number: int) -> Template:
     return Template(
         template_id=f"bench-{number}",
-        max_number=machine_count if f"bench-{number}" == LIMITED_TEMPLATE else -1,
+        max_number=LIMIT if f"bench-{number}" == LIMITED_TEMPLATE else -1,
         attributes=ATTRIBUTES,
         provider_api="RunInstances",
         provider_config={"imageId": "ami-0123456789abcdef0", "vmType": "m5.large"},
