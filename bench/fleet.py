@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hostfactory.domain import utcnow
 from machines_app.domain import Machine, MachineStatus
 from requests_app.domain import Request, RequestStatus, RequestType
-from templates_app.domain import Reservation, Template, Usage
+from templates_app.domain import MAX_NUMBER_RANGE, Reservation, Template, Usage
 
 if TYPE_CHECKING:
     from hostfactory.storage import Repositories
@@ -27,7 +27,7 @@ MACHINES_PER_REQUEST = 10
 ACTIVE_REQUESTS = 50  # in progress: nine machines running, the tenth still pending
 TEMPLATES = 20
 LIMITED_TEMPLATE = "bench-0"  # the one template with a maxNumber (requestMachines reserves on it)
-LIMIT = 10_000  # the largest maxNumber allowed; above the limited template's use at every size
+LIMIT = MAX_NUMBER_RANGE[1]  # the largest maxNumber allowed: above the limited template's use at every size
 LOAD_THREADS = 4  # batch writers in parallel: seeding 100k items on dynalite in about a minute
 ATTRIBUTES = {"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"], "nram": ["Numeric", "8192"]}
 
