@@ -5,6 +5,8 @@ the environment; docs/security.md "Web server" says why each is what it is.
 
 import os
 
+from hostfactory.logging import gunicorn_logging
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Threads, so that a client that sends its body slowly holds one thread, not a whole worker:
@@ -28,8 +30,10 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 
-# Access log on stdout: path without the query string, no headers (tokens travel in the
-# Authorization header and are never logged); errors on stderr.
-accesslog = "-"
+# No access log of gunicorn's: the application writes one line per request itself, with its
+# request id, user and operation (hostfactory/logging.py; docs/operations.md "Logs"), and a
+# second line would log each request twice. gunicorn's own lines go to stderr, as JSON too
+# with LOG_FORMAT=json.
+accesslog = None
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+logconfig_dict = gunicorn_logging(os.environ.get("LOG_FORMAT", "plain").strip().lower())

@@ -33,3 +33,12 @@ def check_templates_source(app_configs, **kwargs):
         return []
     allowed = " or ".join(TEMPLATES_SOURCES)
     return [checks.Error(f"HOSTFACTORY_TEMPLATES_SOURCE must be {allowed}, got {source!r}", id="hostfactory.E003")]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_return_claims_per_call(app_configs, **kwargs):
+    value = getattr(settings, "HOSTFACTORY_RETURN_CLAIMS_PER_CALL", 250)
+    if isinstance(value, int) and 1 <= value <= 10000:
+        return []
+    problem = f"HOSTFACTORY_RETURN_CLAIMS_PER_CALL must be a whole number 1..10000, got {value!r}"
+    return [checks.Error(problem, id="hostfactory.E004")]

@@ -3,10 +3,14 @@
 Every setting and its default is listed in the README; ``.env.example`` shows them all.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from hostfactory.logging import JSON_FORMATTER, LOG_FORMATS, PLAIN_FORMAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "hostfactory.logging.RequestLogMiddleware",  # first: its one line per request covers all the others
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -169,6 +174,10 @@ HOSTFACTORY_HEALTH_CHECK_TIMEOUT = env.float("HOSTFACTORY_HEALTH_CHECK_TIMEOUT",
 # call may run (gunicorn's 30 s timeout), so a claim older than this whose return was never
 # written was left by a call that died, and counts as none (docs/storage-design.md).
 HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS", default=30.0)
+# Hosts a return claims within one call (one conditional write each): requestReturnMachines
+# claims this many before it answers, and each later poll of the return (and every provision
+# pass, without limit) claims the next, so a return of 10,000 hosts answers in seconds.
+HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=250)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
@@ -238,20 +247,36 @@ HOSTFACTORY_PROVISION_INTERVAL = env.int("HOSTFACTORY_PROVISION_INTERVAL", defau
 # taken over by another run, which first looks for what was launched before launching.
 HOSTFACTORY_PROVISION_CLAIM_TIMEOUT = env.int("HOSTFACTORY_PROVISION_CLAIM_TIMEOUT", default=600)
 
-# -- Logging: to stderr; nothing sensitive is logged ---------------------------------------
+# -- Logging: to stderr, one line per request; nothing sensitive is logged (docs/operations.md "Logs")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# plain (the default) or json: one JSON object per line, with the request's id, user, operation
+# and duration on its access line (hostfactory/logging.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be {' or '.join(LOG_FORMATS)}, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": PLAIN_FORMAT}, "json": JSON_FORMATTER},
+    "filters": {
+        "request": {"()": "hostfactory.logging.RequestContextFilter"},
+        "response_already_logged": {"()": "hostfactory.logging.ResponseAlreadyLogged"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]}},
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's records go to the one handler only (not also to its DEBUG console); its
+        # lines about a response repeat the access line, so each request is logged once.
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"filters": ["response_already_logged"]},
+        "django.server": {"handlers": ["stderr"], "filters": ["response_already_logged"], "propagate": False},
         "botocore": {"level": "WARNING"},
         "pynamodb": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; its start-up banner is not needed
     },
 }
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # a Python warning is a record too, so every line stays JSON
 
 # -- Production hardening (``manage.py check --deploy`` is clean when DEBUG is off) ----------
 if not DEBUG:

@@ -86,12 +86,29 @@ class RequestRepository(Repository[Request]):
         """Undo ``add_machine`` (a registration that failed after it): one conditional write."""
         return self._remove_machine(request_id, machine_id)
 
+    @logged
+    def adopt_hosts(self, request: Request, machine_ids: list[str]) -> Request | None:
+        """Move hosts an active return has just claimed from its ``other_hosts`` to its
+        ``machine_ids``, in one conditional write that holds while it is active and stays
+        within its ``machine_count``. The stored request, or None when the write did not
+        hold (re-read it to see why)."""
+        ids = sorted(set(machine_ids) - set(request.machine_ids))
+        if not ids:
+            return request
+        return self._adopt_hosts(request.request_id, ids, ACTIVE_STATUSES, request.machine_count - len(ids))
+
     aget_by_status = async_twin()
     aget_active_requests = async_twin()
     aupdate_status = async_twin()
     atransition = async_twin()
     aadd_machine = async_twin()
     aremove_machine = async_twin()
+    aadopt_hosts = async_twin()
+
+    @abstractmethod
+    def _adopt_hosts(
+        self, request_id: str, machine_ids: list[str], active: tuple, held_at_most: int
+    ) -> Request | None: ...
 
     @abstractmethod
     def _remove_machine(self, request_id: str, machine_id: str) -> Request | None: ...

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from hostfactory.domain import utcnow
 from hostfactory.errors import InvalidTransition, NotFound
 from hostfactory.fleet.capacity import capacity_release
@@ -91,23 +93,64 @@ def _named(request: Request) -> tuple[str, ...]:
 
 
 def _counts(request: Request, machine: Machine) -> bool:
-    """A host a return names but did not claim counts while another return holds it live: the
-    return is done when that host is gone too."""
-    if machine.machine_id in request.machine_ids:
-        return True
-    return machine.is_live and machine.return_request_id not in (None, request.request_id)
+    """A host a return names but does not hold yet counts while it lives: another return holds
+    it, or this one is still to claim it (return_adopt); the return is done when it is gone."""
+    return machine.machine_id in request.machine_ids or machine.is_live
+
+
+def return_adopt(
+    *, repos: Repositories, request: Request, machines: list[Machine], limit: int | None
+) -> tuple[Request, list[Machine]]:
+    """The continuation of a return: claim (one conditional write each) up to ``limit`` of the
+    live hosts it names that no return holds, then record them as its own in one write. Safe to
+    repeat after a crash at any point: a host claimed but not yet recorded is recorded next time."""
+    if request.request_type != RequestType.RETURN or request.is_terminal or not request.other_hosts:
+        return request, machines
+    waiting = [m for m in machines if m.machine_id in request.other_hosts and _unheld(request, m)]
+    claimed = {}
+    for machine in waiting[:limit]:
+        if machine.return_request_id == request.request_id:
+            claimed[machine.machine_id] = machine  # claimed by an earlier pass that died before recording
+            continue
+        stored = repos.machines.claim_for_return(machine.machine_id, request.request_id)
+        if stored is not None:
+            claimed[stored.machine_id] = stored
+    if not claimed:
+        return request, machines
+    adopted = repos.requests.adopt_hosts(request, list(claimed))
+    if adopted is None:  # ended, or full, meanwhile: let go of what it does not hold
+        adopted = repos.requests.get_by_id(request.request_id) or request
+        for machine_id in set(claimed) - set(adopted.machine_ids if adopted.is_active else ()):
+            repos.machines.release_claim(machine_id, request.request_id)
+            claimed.pop(machine_id)
+    return adopted, [claimed.get(m.machine_id, m) for m in machines]
+
+
+def _unheld(request: Request, machine: Machine) -> bool:
+    return machine.is_live and machine.return_request_id in (None, request.request_id)
 
 
 def request_reconcile(
-    *, repos: Repositories, request: Request, machines: list[Machine] | None = None, now: datetime | None = None
+    *,
+    repos: Repositories,
+    request: Request,
+    machines: list[Machine] | None = None,
+    now: datetime | None = None,
+    claim_limit: int | None = -1,
 ) -> Request:
     """Move an active request to the status its machines (and deadline) give it; the stored
     request. Safe under concurrency: the move is one atomic, transition-checked write; if
-    another writer ended the request first, it is returned as that writer left it."""
+    another writer ended the request first, it is returned as that writer left it. A return
+    first claims up to ``claim_limit`` more of its hosts (-1: HOSTFACTORY_RETURN_CLAIMS_PER_CALL;
+    None: all), so a return of thousands is finished by its polls and the provisioner."""
     if request.is_terminal:
         return request
     now = now or utcnow()
     machines = request_machines(repos=repos, request=request) if machines is None else machines
+    limit = settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL if claim_limit == -1 else claim_limit
+    request, machines = return_adopt(repos=repos, request=request, machines=machines, limit=limit)
+    if request.is_terminal:
+        return request
     target = request_progress(request, machines, now)
     if target == request.status:
         return request

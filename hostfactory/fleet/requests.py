@@ -59,34 +59,42 @@ def request_create_return(
     now: datetime | None = None,
     asked_ids: list[str] | None = None,
 ) -> tuple[Request, list[Machine]]:
-    """A return request for the live ``machines`` that no other return holds. Each host is
-    claimed first (one conditional write each), then the request is written naming the
-    claimed ones (and, as ``other_hosts``, the ``asked_ids`` it did not claim, so each asked
-    host answers in its status): until it exists the claims count as none, and if anything
-    fails they are undone, so a failed call leaves no host stranded."""
+    """A return request for the live ``machines`` that no other return holds. Up to
+    HOSTFACTORY_RETURN_CLAIMS_PER_CALL hosts are claimed first (one conditional write each),
+    then the request is written naming the claimed ones and, as ``other_hosts``, every other
+    asked host (``asked_ids``), so each asked host answers in its status and the hosts still to
+    claim are claimed by its polls (return_adopt). Until the request exists its claims count as
+    none, and if anything fails they are undone, so a failed call leaves no host stranded.
+    Returns the request and the hosts it returns (claimed now or to claim)."""
     now = now or utcnow()
     request_id = new_request_id(RequestType.RETURN)
     unwritten = unwritten_claims(repos=repos, machines=machines)
     void = frozenset(m.return_request_id for m in machines if m.return_request_id in unwritten and _lapsed(m, now))
+    free = [m for m in machines if m.is_live and (m.return_request_id is None or m.return_request_id in void)]
     claimed: list[Machine] = []
     try:
-        for machine in machines:
-            if machine.is_live and (machine.return_request_id is None or machine.return_request_id in void):
-                stored = repos.machines.claim_for_return(machine.machine_id, request_id, void)
-                if stored is not None:
-                    claimed.append(stored)
-        if not claimed:
+        for machine in free[: settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL]:
+            stored = repos.machines.claim_for_return(machine.machine_id, request_id, void)
+            if stored is not None:
+                claimed.append(stored)
+        # Hosts left to claim hold no unwritten claim (void ones stay for this call's chunk).
+        later = [m for m in free[settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL :] if m.return_request_id is None]
+        if not claimed and not later:
             _refuse_if_in_flight(machines, void, unwritten)
+        ids = {m.machine_id for m in claimed}
+        others = tuple(sorted({*(asked_ids or ()), *(m.machine_id for m in machines)} - ids))
+        # What it returns: the hosts live now (a host not live now never comes back to life).
+        live = {m.machine_id for m in machines if m.is_live} | ids
         request = repos.requests.save(
             Request(
                 request_id=request_id,
                 request_type=RequestType.RETURN,
-                machine_count=len(claimed),
-                machine_ids=tuple(m.machine_id for m in claimed),
-                other_hosts=tuple(sorted(set(asked_ids or ()) - {m.machine_id for m in claimed})),
+                machine_count=len(live),
+                machine_ids=tuple(sorted(ids)),
+                other_hosts=others,
                 requested_by=requested_by,
                 deadline=request_deadline(now),
-                message="" if claimed else NO_ACTIVE_VM,
+                message="" if claimed or later else NO_ACTIVE_VM,
             )
         )
     except HostFactoryError:
@@ -94,9 +102,10 @@ def request_create_return(
             for machine in claimed:
                 repos.machines.release_claim(machine.machine_id, request_id)
         raise
-    # Hosts it names that another return holds count too (read them); else its own claims.
-    machines = None if request.other_hosts else claimed
-    return request_reconcile(repos=repos, request=request, machines=machines, now=now), claimed
+    # Its hosts as just read and claimed: no re-read, and no more claims in this call.
+    known = [*claimed, *(m for m in machines if m.machine_id in others and m.is_live)]
+    request = request_reconcile(repos=repos, request=request, machines=known, now=now, claim_limit=0)
+    return request, [*claimed, *later]
 
 
 def claim_lease() -> timedelta:

@@ -17,6 +17,7 @@ from hostfactory.fleet.progress import request_reconcile, requests_with_machines
 from hostfactory.fleet.requests import request_create_acquire, request_create_return, void_claims
 from machines_app.domain import (
     LOST_STATUSES,
+    HFResult,
     Machine,
     hf_acquire_result,
     hf_machine_message,
@@ -122,14 +123,17 @@ def hf_request_return_machines(*, repos: Repositories, hosts: list[dict[str, str
 
 
 def hf_find_machines(*, repos: Repositories, hosts: list[dict[str, str]]) -> list[tuple[dict, Machine | None]]:
-    """Each host with its machine: by ``machineId`` (one batch read for all), else by ``name``."""
+    """Each host with its machine: by ``machineId`` (consistent batch reads of 100), and by
+    ``name`` only for a host sent without one (a machineId we do not know is not looked up
+    again by name: host names are reused, the id is the identity)."""
     ids = [host["machineId"] for host in hosts if host.get("machineId")]
     by_id = {machine.machine_id: machine for machine in repos.machines.get_by_instance_ids(ids)} if ids else {}
     pairs = []
     for host in hosts:
-        machine = by_id.get(host.get("machineId") or "")
-        if machine is None and host.get("name"):
-            machine = _machine_named(repos=repos, name=host["name"])
+        if host.get("machineId"):
+            machine = by_id.get(host["machineId"])
+        else:  # the name is all Host Factory sent (older versions)
+            machine = _machine_named(repos=repos, name=host["name"]) if host.get("name") else None
         pairs.append((host, machine))
     return pairs
 
@@ -188,9 +192,9 @@ def hf_request_entry(
 
 
 def hf_other_hosts(repos: Repositories, request: Request, listed: list[Machine]) -> list[dict[str, Any]]:
-    """The hosts a return was asked for that neither it nor another return is giving back:
-    gone already (or never known here) they are ``succeed``/``terminated``, as IBM's provider
-    lists them, so Host Factory can release each one; a live one nobody returns is ``fail``."""
+    """The hosts a return was asked for that are not live (the live ones are listed with its
+    machines): gone already (or never known here) they are ``succeed``/``terminated``, as IBM's
+    provider lists them, so Host Factory can release each one."""
     shown = {machine.machine_id for machine in listed}
     wanted = [i for i in request.other_hosts if i not in shown]
     if not wanted:
@@ -199,13 +203,7 @@ def hf_other_hosts(repos: Repositories, request: Request, listed: list[Machine])
     entries = []
     for machine_id in wanted:
         machine = found.get(machine_id)
-        if machine is None:
-            entries.append(hf_gone_host(machine_id))
-        elif machine.is_live:
-            entry = hf_machine(machine, request)
-            entries.append({**entry, "result": "fail", "message": NOT_RETURNED})
-        else:
-            entries.append(hf_machine(machine, request))
+        entries.append(hf_gone_host(machine_id) if machine is None else hf_machine(machine, request))
     return entries
 
 
@@ -232,6 +230,10 @@ def hf_machine(machine: Machine, request: Request) -> dict[str, Any]:
         result = hf_return_result(machine, request.is_terminal)
     else:
         result = hf_acquire_result(machine)
+    message = hf_machine_message(machine, result)
+    held = machine.return_request_id == request.request_id
+    if result == HFResult.FAIL and request.request_type == RequestType.RETURN and machine.is_live and not held:
+        message = NOT_RETURNED  # the return ended before it could claim this host
     return {
         "machineId": machine.machine_id,
         "name": machine.name,
@@ -242,7 +244,7 @@ def hf_machine(machine: Machine, request: Request) -> dict[str, Any]:
         "instanceType": machine.instance_type or "",
         "priceType": machine.price_type or "",
         "launchtime": hf_launchtime(machine),
-        "message": hf_machine_message(machine, result),
+        "message": message,
         "instanceTags": hf_instance_tags(machine),
         "cloudHostId": machine.machine_id,
     }
@@ -279,9 +281,13 @@ def hf_get_return_requests(
     found = hf_find_machines(repos=repos, hosts=hosts)
     void = void_claims(repos=repos, machines=[machine for _host, machine in found if machine is not None])
     wanted = []
+    unknown = [host for host, machine in found if machine is None]
+    if unknown:  # one line, however many: a 10,000-host call must not write 10,000 lines
+        sample = ", ".join(f"{host.get('name')!r} ({host.get('machineId')!r})" for host in unknown[:5])
+        more = ", ..." if len(unknown) > 5 else ""
+        logger.warning("getReturnRequests: no record of %d hosts (%s%s)", len(unknown), sample, more)
     for host, machine in found:
         if machine is None:
-            logger.warning("getReturnRequests: no record of host %r (%r)", host.get("name"), host.get("machineId"))
             continue
         grace = hf_grace_period(machine, now, void)
         if grace is not None:

@@ -133,7 +133,9 @@ def provision_run(
         except Exception as error:  # the sync is retried next pass; the steps after it still run
             logger.exception("machine sync failed")
             report.errors.append(f"sync: {type(error).__name__}: {error}")
-        provision_interruptions(repos=repos, provider=provider, report=report)
+        live = getattr(report.sync, "live", None)
+        if live:  # none without a sync that read the fleet (a provider with no cloud)
+            provision_interruptions(repos=repos, provider=provider, report=report, live=live)
         capacity_sweep(repos=repos, now=now)
         # The sync may have settled the last hosts of a launch that brings no more.
         for request in repos.requests.get_by_status(RequestStatus.IN_PROGRESS):
@@ -322,7 +324,11 @@ def _end(*, repos: Repositories, request: Request, status: RequestStatus, messag
 
 def provision_return(*, repos: Repositories, provider: Provider, request: Request, report: ProvisionReport) -> None:
     """Terminate the return's hosts that still run, per acquire request (so a fleet that
-    maintains capacity is lowered first), then clean up launches with no host left."""
+    maintains capacity is lowered first), then clean up launches with no host left. It
+    first claims every host the return still has to claim (the polls claim a share each)."""
+    request = request_reconcile(repos=repos, request=request, claim_limit=None)
+    if request.is_terminal:
+        return
     machines = [
         m
         for m in request_machines(repos=repos, request=request)
@@ -375,14 +381,18 @@ def provision_release(*, repos: Repositories, provider: Provider, request_id: st
     report.released.append(request_id)
 
 
-def provision_interruptions(*, repos: Repositories, provider: Provider, report: ProvisionReport) -> None:
+def provision_interruptions(
+    *, repos: Repositories, provider: Provider, report: ProvisionReport, live: list[Machine]
+) -> None:
     """Spot hosts the cloud is about to take back get ``reclaim_at``, so getReturnRequests
-    hands them back to Host Factory before they vanish."""
+    hands them back to Host Factory before they vanish. ``live`` is what the pass's sync read:
+    no second read of the fleet (the cloud is asked about the spot hosts among them)."""
     spot = [
         machine
-        for status in (MachineStatus.PENDING, MachineStatus.RUNNING)
-        for machine in repos.machines.get_by_status(status)
-        if machine.price_type == "spot" and machine.reclaim_at is None
+        for machine in live
+        if machine.status in (MachineStatus.PENDING, MachineStatus.RUNNING)
+        and machine.price_type == "spot"
+        and machine.reclaim_at is None
     ]
     if not spot:
         return

@@ -60,3 +60,12 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
         model = self.model
         actions = [model.machine_ids.delete({machine_id}), model.updated_at.set(utcnow())]
         return self._update_returning_new(request_id, actions, model.machine_ids.contains(machine_id))
+
+    def _adopt_hosts(self, request_id: str, machine_ids: list[str], active: tuple, held_at_most: int) -> Request | None:
+        model = self.model
+        condition = (model.request_type == RequestType.RETURN.value) & model.status.is_in(*(s.value for s in active))
+        # Never past machine_count: it holds at most machine_count - len(ids) before.
+        condition &= model.machine_ids.does_not_exist() | (size(model.machine_ids) <= held_at_most)
+        ids = set(machine_ids)
+        actions = [model.machine_ids.add(ids), model.other_hosts.delete(ids), model.updated_at.set(utcnow())]
+        return self._update_returning_new(request_id, actions, condition)

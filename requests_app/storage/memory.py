@@ -28,3 +28,18 @@ class MemoryRequestRepository(MemoryRepository, RequestRepository):
                 return None
             kept = tuple(i for i in current.machine_ids if i != machine_id)
             return self._update(current, machine_ids=kept)[1]
+
+    def _adopt_hosts(self, request_id: str, machine_ids: list[str], active: tuple, held_at_most: int) -> Request | None:
+        def is_active_return(request: Request) -> bool:
+            return (
+                request.request_type == RequestType.RETURN
+                and request.status in active
+                and len(request.machine_ids) <= held_at_most
+            )
+
+        with self._lock:
+            current = self._items.get(request_id)
+            if current is None or not is_active_return(current):
+                return None
+            others = tuple(i for i in current.other_hosts if i not in machine_ids)
+            return self._update(current, machine_ids=(*current.machine_ids, *machine_ids), other_hosts=others)[1]

@@ -94,6 +94,9 @@ class SyncReport:
     changes: list[MachineChange] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     requests: list[RequestChange] = field(default_factory=list)
+    # The live machines as the pass read them: the provisioner's interruption check works on
+    # these instead of reading the fleet a second time.
+    live: list[Machine] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         vanished = sum(1 for change in self.changes if change.vanished)
@@ -129,6 +132,7 @@ def machines_sync(
         else:
             report.skipped.append(f"{machine.machine_id}: not an EC2 instance id")
     report.checked = len(machines) + len(report.skipped)
+    report.live = machines
     describer = InstanceDescriber(ec2)
     instances = describer.describe([machine.machine_id for machine in machines], batch_size=batch_size)
     report.calls = describer.calls
