@@ -235,9 +235,10 @@ NOTES = {
         "even where calls and items read stay flat: count moto's calls, do not read its milliseconds."
     ),
     "dynalite": (
-        "dynalite keys index entries by a 6-hex-digit hash prefix, so at 100k items about 0.35% of the entries "
-        "under one index key collide and vanish: a sync pass at 100k reads slightly fewer machines than are live "
-        "(count on 10k); calls are still exact."
+        "dynalite keys index entries by a 6-hex-digit hash prefix, so about 0.35% of 100k entries under one index key "
+        "collide and vanish; the status index is sharded 16 ways (about 6k entries a key at 100k), so a sync pass "
+        "should read every live machine: its row says whether it did. dynalite reports write capacity for the base "
+        "item only, not index entries."
     ),
 }
 
