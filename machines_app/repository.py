@@ -37,6 +37,14 @@ class MachineRepository(Repository[Machine]):
         return self._find("name", [name]) if name else []
 
     @logged
+    def get_by_names(self, names: list[str]) -> dict[str, list[Machine]]:
+        """Machines by host name, for many names at once and consistently (a name Host Factory
+        sends without a machineId): name -> the machines that carry it now (names are reused
+        by the cloud, so there may be several); unknown names are left out."""
+        wanted = sorted({name for name in names if name})
+        return self._by_names(wanted) if wanted else {}
+
+    @logged
     def get_by_status(self, status: MachineStatus | str) -> list[Machine]:
         return self._find("status", [self._parse_status(status)])
 
@@ -104,6 +112,7 @@ class MachineRepository(Repository[Machine]):
     aget_by_request_id = async_twin()
     aget_by_return_request_id = async_twin()
     aget_by_name = async_twin()
+    aget_by_names = async_twin()
     aget_by_status = async_twin()
     aget_by_instance_ids = async_twin()
     aupdate_status = async_twin()
@@ -111,6 +120,9 @@ class MachineRepository(Repository[Machine]):
     aclaim_for_return = async_twin()
     arelease_claim = async_twin()
     aget_live = async_twin()
+
+    @abstractmethod
+    def _by_names(self, names: list[str]) -> dict[str, list[Machine]]: ...
 
     @abstractmethod
     def _claim(self, machine_id: str, return_request_id: str, void_claims: frozenset) -> Machine | None: ...

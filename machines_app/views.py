@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hostfactory.api.examples import MACHINES as EXAMPLES
 from hostfactory.api.viewsets import RepositoryViewSet
 from hostfactory.domain import utcnow
 from hostfactory.errors import DomainValidationError
@@ -28,13 +29,19 @@ from machines_app.services import machine_reclaim, machine_reclaim_clear
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List machines", parameters=[MachineFilterSerializer]),
-    retrieve=extend_schema(summary="Get a machine"),
+    list=extend_schema(summary="List machines", parameters=[MachineFilterSerializer], examples=EXAMPLES["list"]),
+    retrieve=extend_schema(summary="Get a machine", examples=EXAMPLES["retrieve"]),
     create=extend_schema(
-        summary="Register a launched machine", request=MachineSerializer, responses={201: MachineSerializer}
+        summary="Register a launched machine",
+        description="A provisioner registers each host it launched for an acquire request, then reports its status.",
+        request=MachineSerializer,
+        responses={201: MachineSerializer},
+        examples=EXAMPLES["create"],
     ),
-    update=extend_schema(summary="Replace a machine", request=MachineUpdateSerializer),
-    partial_update=extend_schema(summary="Change some fields of a machine", request=MachineUpdateSerializer),
+    update=extend_schema(summary="Replace a machine", request=MachineUpdateSerializer, examples=EXAMPLES["update"]),
+    partial_update=extend_schema(
+        summary="Change some fields of a machine", request=MachineUpdateSerializer, examples=EXAMPLES["partial_update"]
+    ),
     destroy=extend_schema(summary="Delete a machine", responses={204: None}),
 )
 class MachineViewSet(RepositoryViewSet):
@@ -76,13 +83,20 @@ class MachineViewSet(RepositoryViewSet):
         summary="Machines by cloud instance id (unknown ids are skipped)",
         request=MachineLookupSerializer,
         responses=MachineSerializer(many=True),
+        examples=EXAMPLES["lookup"],
     )
     @action(detail=False, methods=["post"])
     def lookup(self, request: Request) -> Response:
         instance_ids = self.validated(MachineLookupSerializer)["instance_ids"]
         return self.output_list(self.repository.get_by_instance_ids(instance_ids))
 
-    @extend_schema(summary="Report a machine's status (and name, addresses, reason)", request=MachineStatusSerializer)
+    @extend_schema(
+        summary="Report a machine's status (and name, addresses, reason)",
+        description="A provisioner's report, checked against the transition table; the machine's request "
+        "is reconciled at once (in_progress, complete, partial or failed as its machines say).",
+        request=MachineStatusSerializer,
+        examples=EXAMPLES["status"],
+    )
     @action(detail=True, methods=["post"])
     def status(self, request: Request, **kwargs) -> Response:
         current = self.get_object()
@@ -92,11 +106,21 @@ class MachineViewSet(RepositoryViewSet):
         return self.output(changed)
 
     @extend_schema(
-        summary="Give notice that the cloud takes a machine back (POST), or withdraw it (DELETE)",
+        methods=["POST"],
+        summary="Give notice that the cloud takes a machine back",
         description="getReturnRequests then lists the host with the seconds left as gracePeriod. "
         "Needs machines_app.reclaim_machine (operators, provisioners).",
         request=MachineReclaimSerializer,
-        responses=MachineSerializer,
+        responses={200: MachineSerializer},
+        examples=EXAMPLES["reclaim"],
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Withdraw the notice that the cloud takes a machine back",
+        description="The host stays; getReturnRequests no longer lists it. Needs machines_app.reclaim_machine.",
+        request=None,
+        responses={200: MachineSerializer},
+        examples=EXAMPLES["reclaim_withdrawn"],
     )
     @action(detail=True, methods=["post", "delete"])
     def reclaim(self, request: Request, **kwargs) -> Response:

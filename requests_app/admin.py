@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -13,7 +14,10 @@ from hostfactory.admin import (
     AggregateQuerySet,
     RepositoryModelAdmin,
     admin_link,
+    aggregate_age,
     aggregate_field,
+    aws_provider_on,
+    id_column,
     sidebar_filters,
     template_options,
 )
@@ -37,12 +41,24 @@ MACHINE_TABLE = (
 )
 
 
+CANCEL = (
+    "Each active request ends as cancelled: Host Factory sees it finished, and the hosts an acquire request "
+    "has not launched yet go back to its template's capacity.",
+    "Machines already launched are not touched: they stay, and Host Factory returns them as usual.",
+)
+CANCEL_IN_EC2 = (
+    "The AWS provider is on (HOSTFACTORY_PROVIDER=aws): no EC2 instance is terminated by this; instances "
+    "already launched keep running until Host Factory returns them."
+)
+DELETE = ("The finished request's record is deleted; its machines stay, and no longer link to it.",)
+
+
 @admin.register(models.Request)
 class RequestAdmin(RepositoryModelAdmin):
     repository_name = "requests"
     aggregate_form = RequestForm
     list_display = (
-        "request_id",
+        id_column("request_id", "request id"),
         "request_type",
         "template",
         "machine_count",
@@ -50,6 +66,8 @@ class RequestAdmin(RepositoryModelAdmin):
         "hf_status",
         "message",
         "created_at",
+        "age",
+        "deadline",
     )
     list_filter = sidebar_filters(REQUEST_FILTERS, template_id=template_options)
     search_fields = ("request_id",)
@@ -60,6 +78,7 @@ class RequestAdmin(RepositoryModelAdmin):
     links = {"template": (TemplateAnchor, "template_id")}
     labels = {"request_type": "type", "machine_count": "machines asked", "completed_at": "completed"}
     hf_message = aggregate_field("message", "message")
+    age = aggregate_age("created_at")
 
     @admin.display(description="Host Factory status")
     def hf_status(self, obj: models.Request) -> str:
@@ -116,6 +135,18 @@ class RequestAdmin(RepositoryModelAdmin):
             "completed_at",
         )
 
+    def summary(self, request: Request) -> str:
+        return ", ".join(filter(None, (request.request_type.value, request.status.value, request.template_id)))
+
+    def consequences(self, action: str) -> list[str]:
+        if action == "cancel":
+            return [*CANCEL, *([CANCEL_IN_EC2] if aws_provider_on() else [])]
+        return list(DELETE) if action == "delete_selected" else []
+
+    def delete_refusals(self, requests: list[Request]) -> dict[str, str]:
+        """An active request cannot be deleted (the services refuse it): cancel it first."""
+        return {r.request_id: f"still {r.status.value}; cancel it first" for r in requests if r.is_active}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # requests come from Host Factory (the API), not from operators
 
@@ -126,7 +157,12 @@ class RequestAdmin(RepositoryModelAdmin):
         request_delete(repos=get_repositories(), request_id=aggregate_id)
 
     @admin.action(permissions=["cancel"], description="Cancel selected requests")
-    def cancel(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
+    def cancel(self, request: HttpRequest, queryset: AggregateQuerySet) -> TemplateResponse | None:
+        selected = [obj.aggregate for obj in queryset]
+        ended = {r.request_id: f"already {r.status.value}" for r in selected if r.is_terminal}
+        page = self.confirm_first(request, queryset, action="cancel", title="Cancel requests?", refused=ended)
+        if page is not None:
+            return page
         repos = get_repositories()
         message = f"Cancelled by {request.user.get_username()} in the admin."
         self.run_action(
@@ -136,3 +172,4 @@ class RequestAdmin(RepositoryModelAdmin):
             done_as="Cancelled",
             log_as="Cancelled.",
         )
+        return None

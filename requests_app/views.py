@@ -8,6 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hostfactory.api.examples import REQUESTS as EXAMPLES
 from hostfactory.api.viewsets import RepositoryViewSet
 from hostfactory.fleet.progress import request_machines
 from hostfactory.fleet.requests import request_create_acquire, request_set_status
@@ -29,13 +30,24 @@ END_PERMISSION = "requests_app.cancel_request"
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List requests", parameters=[RequestFilterSerializer]),
-    retrieve=extend_schema(summary="Get a request"),
+    list=extend_schema(summary="List requests", parameters=[RequestFilterSerializer], examples=EXAMPLES["list"]),
+    retrieve=extend_schema(summary="Get a request", examples=EXAMPLES["retrieve"]),
     create=extend_schema(
-        summary="Create an acquire request", request=RequestCreateSerializer, responses={201: RequestSerializer}
+        summary="Create an acquire request",
+        description="As requestMachines does: the template's hosts are reserved, `requested_by` is your user name.",
+        request=RequestCreateSerializer,
+        responses={201: RequestSerializer},
+        examples=EXAMPLES["create"],
     ),
-    partial_update=extend_schema(summary="Change a request's message", request=RequestMessageSerializer),
-    destroy=extend_schema(summary="Delete a finished request", responses={204: None}),
+    partial_update=extend_schema(
+        summary="Change a request's message",
+        description="The message Host Factory shows for the request in getRequestStatus.",
+        request=RequestMessageSerializer,
+        examples=EXAMPLES["partial_update"],
+    ),
+    destroy=extend_schema(
+        summary="Delete a finished request", description="409 `in_use` while it is active.", responses={204: None}
+    ),
 )
 class RequestViewSet(RepositoryViewSet):
     """Requests: Host Factory's calls for hosts (acquire) and to give hosts back (return)."""
@@ -69,12 +81,22 @@ class RequestViewSet(RepositoryViewSet):
         request_delete(repos=self.repos, request_id=self.get_object().request_id)
         return Response(status=204)
 
-    @extend_schema(summary="Active requests (pending or in progress)", responses=RequestSerializer(many=True))
+    @extend_schema(
+        summary="Active requests (pending or in progress)",
+        responses=RequestSerializer(many=True),
+        examples=EXAMPLES["active"],
+    )
     @action(detail=False, methods=["get"])
     def active(self, request: Request) -> Response:
         return self.output_list(self.repository.get_active_requests())
 
-    @extend_schema(summary="Move a request to another status", request=RequestStatusSerializer)
+    @extend_schema(
+        summary="Move a request to another status",
+        description="One move of the transition table (409 `invalid_transition` names the moves allowed). "
+        f"Ending a request by hand needs {END_PERMISSION} (operators).",
+        request=RequestStatusSerializer,
+        examples=EXAMPLES["status"],
+    )
     @action(detail=True, methods=["post"])
     def status(self, request: Request, **kwargs) -> Response:
         current = self.get_object()
@@ -92,6 +114,7 @@ class RequestViewSet(RepositoryViewSet):
     @extend_schema(
         summary="The request's machines (launched for an acquire, given back by a return)",
         responses=MachineSerializer(many=True),
+        examples=EXAMPLES["machines"],
     )
     @action(detail=True, methods=["get"], serializer_class=MachineSerializer)
     def machines(self, request: Request, **kwargs) -> Response:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models as db_models
 from django.http import HttpRequest
 
-from hostfactory.admin import FILTER_SAMPLE, AggregateQuerySet, RepositoryModelAdmin, aggregate_field, sidebar_filters
+from hostfactory.admin import (
+    FILTER_SAMPLE,
+    AggregateQuerySet,
+    RepositoryModelAdmin,
+    aggregate_field,
+    id_column,
+    sidebar_filters,
+)
 from hostfactory.storage import get_repositories
 from templates_app import models
+from templates_app.domain import Template, Usage
 from templates_app.filters import TEMPLATE_FILTERS
 from templates_app.forms import TemplateForm
 from templates_app.services import template_delete, template_set_enabled, templates_source
@@ -34,9 +43,9 @@ class TemplateAdmin(RepositoryModelAdmin):
     repository_name = "templates"
     aggregate_form = TemplateForm
     list_display = (
-        "template_id",
+        id_column("template_id", "template id"),
         "enabled",
-        "max_number",
+        "in_use",
         "provider_type",
         "launch_api",
         "price_type",
@@ -50,10 +59,23 @@ class TemplateAdmin(RepositoryModelAdmin):
 
     enabled = aggregate_field("enabled", boolean=True)
 
-    @admin.display(description="max number")
-    def max_number(self, obj: models.Template) -> str:
-        template = obj.aggregate
-        return "unlimited (-1)" if template.is_unlimited else str(template.max_number)
+    @admin.display(description="in use / max")
+    def in_use(self, obj: models.Template) -> str:
+        """Hosts live or reserved by active requests (the ledger), of ``maxNumber``."""
+        template, usage = obj.aggregate, getattr(obj, "usage", None) or Usage()
+        limit = "unlimited" if template.is_unlimited else str(template.max_number)
+        flag = " (over the limit)" if usage.over_limit(template) else ""
+        return f"{usage.used} / {limit}{flag}"
+
+    def load_page(self, query: AggregateQuerySet) -> tuple[list[db_models.Model], str | None]:
+        """The page, each template with its ledger: one more read of the small templates table."""
+        rows, cursor = super().load_page(query)
+        if not rows:
+            return rows, cursor
+        usage = {template.template_id: used for template, used in get_repositories().templates.get_all_with_usage()}
+        for row in rows:
+            row.usage = usage.get(row.pk)
+        return rows, cursor
 
     shown_fields = ("description", "provider_type", "provider_api", "price_type", "attributes", "provider_config")
     labels = {"provider_api": "provider API"}
@@ -85,6 +107,21 @@ class TemplateAdmin(RepositoryModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Template | None = None) -> tuple:
         return ("template_id", "launch_api", "created_at", "updated_at") if obj is not None else ()
+
+    def consequences(self, action: str) -> list[str]:
+        if action != "delete_selected":
+            return []
+        return ["The template is deleted: Host Factory no longer gets it from getAvailableTemplates."]
+
+    def delete_refusals(self, templates: list[Template]) -> dict[str, str]:
+        """A template whose ledger holds hosts (live or reserved) cannot be deleted: one read
+        of the small templates table for the whole selection."""
+        wanted = {template.template_id for template in templates}
+        return {
+            template.template_id: usage.in_use(template.template_id, "disable it instead")
+            for template, usage in get_repositories().templates.get_all_with_usage()
+            if template.template_id in wanted and usage.used > 0
+        }
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         template_delete(repos=get_repositories(), template_id=aggregate_id)

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hostfactory.api.examples import TEMPLATES as EXAMPLES
 from hostfactory.api.viewsets import RepositoryViewSet
 from hostfactory.domain import TEMPLATE_ID_RE
 from templates_app import models
@@ -21,12 +22,25 @@ from templates_app.services import template_create, template_delete, template_up
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List templates", parameters=[TemplateFilterSerializer]),
-    retrieve=extend_schema(summary="Get a template"),
-    create=extend_schema(summary="Create a template", request=TemplateSerializer, responses={201: TemplateSerializer}),
-    update=extend_schema(summary="Replace a template", request=TemplateUpdateSerializer),
-    partial_update=extend_schema(summary="Change some fields of a template", request=TemplateUpdateSerializer),
-    destroy=extend_schema(summary="Delete a template nothing uses", responses={204: None}),
+    list=extend_schema(summary="List templates", parameters=[TemplateFilterSerializer], examples=EXAMPLES["list"]),
+    retrieve=extend_schema(summary="Get a template", examples=EXAMPLES["retrieve"]),
+    create=extend_schema(
+        summary="Create a template",
+        request=TemplateSerializer,
+        responses={201: TemplateSerializer},
+        examples=EXAMPLES["create"],
+    ),
+    update=extend_schema(summary="Replace a template", request=TemplateUpdateSerializer, examples=EXAMPLES["update"]),
+    partial_update=extend_schema(
+        summary="Change some fields of a template",
+        request=TemplateUpdateSerializer,
+        examples=EXAMPLES["partial_update"],
+    ),
+    destroy=extend_schema(
+        summary="Delete a template nothing uses",
+        description="409 `in_use` while an active request or a live machine uses it: disable it instead.",
+        responses={204: None},
+    ),
 )
 class TemplateViewSet(RepositoryViewSet):
     """Templates: the capacity classes Host Factory may ask hosts of."""
@@ -63,6 +77,7 @@ class TemplateViewSet(RepositoryViewSet):
         summary="Find templates by attributes",
         request=TemplateSearchSerializer,
         responses=TemplateSerializer(many=True),
+        examples=EXAMPLES["search"],
     )
     @action(detail=False, methods=["post"])
     def search(self, request: Request) -> Response:

@@ -1,22 +1,38 @@
-"""The fleet at a glance on the admin index: each template's capacity (live hosts, hosts
-reserved by active requests, its limit) and the active requests.
+"""The triage panels of the admin index: what an operator comes to find out.
 
-Read from the capacity ledgers (one read of the small templates table) and the active
-requests (the status index, then the requests themselves): the cost does not grow with the
-number of machines. Cached briefly so a busy index page does not repeat it.
+- each template's capacity: live hosts, hosts reserved by active requests, its limit;
+- active requests waiting longer than expected or close to their deadline;
+- machines being returned (live machines an active return holds), with that return;
+- machines lost outside Host Factory (stopped, terminated or failed with no return).
+
+Each panel reads only what it shows, so its cost grows with its answer, never with the
+fleet: the capacity ledgers (one read of the small templates table), the active requests
+(the status index, then the requests themselves), the machines the active returns name (one
+batch read per 100), and the machines in the lost statuses (the status index). Read once and
+cached briefly, so a busy index page does not repeat it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 
+from hostfactory.domain import utcnow
+from hostfactory.fleet.progress import requests_with_machines
 from hostfactory.storage import current_config, get_repositories
-from requests_app.domain import ACTIVE_STATUSES, RequestType
+from machines_app.domain import LOST_STATUSES, Machine
+from requests_app.domain import ACTIVE_STATUSES, Request, RequestType
 
 CACHE_SECONDS = 10
+# A request is late once it has waited more than this share of its time (created to
+# deadline), and close to its deadline once less than this share is left.
+LATE_SHARE = 0.5
+NEAR_DEADLINE_SHARE = 0.1
+LOST_SHOWN = 50  # rows of the lost panel; the count covers all of them
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,13 @@ class TemplateCapacity:
         """``maxNumber`` was lowered below use: new requests wait until use drops."""
         return self.max_number >= 0 and self.used > self.max_number
 
+    @property
+    def bar(self) -> tuple[float, float]:
+        """Widths (percent of the bar) of the live and the reserved part: of the limit, or
+        of the use when the template is unlimited or over its limit."""
+        scale = max(self.max_number, self.used, 1) if self.max_number >= 0 else max(self.used, 1)
+        return 100 * self.live / scale, 100 * self.reserved / scale
+
 
 @dataclass(frozen=True)
 class StatusCount:
@@ -43,29 +66,64 @@ class StatusCount:
 
 
 @dataclass(frozen=True)
+class WaitingRequest:
+    """An active request past ``LATE_SHARE`` of its time or within ``NEAR_DEADLINE_SHARE``
+    of its deadline (``flag`` says which: "late", "near deadline", "past deadline")."""
+
+    request: Request
+    age: timedelta
+    left: timedelta
+    flag: str
+
+
+@dataclass(frozen=True)
+class ReturningMachine:
+    machine: Machine
+    return_request: Request
+
+
+@dataclass(frozen=True)
 class FleetCounts:
     templates: list[TemplateCapacity]
     requests: list[StatusCount]
+    waiting: list[WaitingRequest]
+    returning: list[ReturningMachine]
+    lost: list[Machine]
+    lost_count: int
+    read_at: datetime
 
 
 def fleet_counts() -> FleetCounts:
-    """Capacity per template and active requests, at most ``CACHE_SECONDS`` old."""
+    """The triage panels, at most ``CACHE_SECONDS`` old."""
     key = "hostfactory:admin:fleet:" + hashlib.sha256(repr(current_config().key).encode()).hexdigest()[:16]
     counts = cache.get(key)
     if counts is None:
-        counts = _count()
+        counts = _count(utcnow())
         cache.set(key, counts, CACHE_SECONDS)
     return counts
 
 
-def _count() -> FleetCounts:
+def _count(now: datetime) -> FleetCounts:
     repos = get_repositories()
     active = repos.requests.get_active_requests()
+    lost = _lost(repos)
+    return FleetCounts(
+        templates=_capacity(repos, active),
+        requests=[StatusCount(s.value, sum(1 for r in active if r.status == s)) for s in ACTIVE_STATUSES],
+        waiting=waiting_requests(active, now),
+        returning=_returning(repos, active),
+        lost=lost[:LOST_SHOWN],
+        lost_count=len(lost),
+        read_at=now,
+    )
+
+
+def _capacity(repos, active: list[Request]) -> list[TemplateCapacity]:
     unlaunched: dict[str, int] = {}
     for request in active:
         if request.request_type == RequestType.ACQUIRE:
             unlaunched[request.template_id] = unlaunched.get(request.template_id, 0) + request.unlaunched
-    templates = [
+    return [
         TemplateCapacity(
             template_id=template.template_id,
             live=max(0, usage.used - unlaunched.get(template.template_id, 0)),
@@ -74,5 +132,41 @@ def _count() -> FleetCounts:
         )
         for template, usage in repos.templates.get_all_with_usage()
     ]
-    requests = [StatusCount(s.value, sum(1 for r in active if r.status == s)) for s in ACTIVE_STATUSES]
-    return FleetCounts(templates=templates, requests=requests)
+
+
+def waiting_requests(active: list[Request], now: datetime) -> list[WaitingRequest]:
+    """The active requests that need a look, the nearest deadline first."""
+    default_time = timedelta(seconds=settings.HOSTFACTORY_REQUEST_TIMEOUT)
+    found = []
+    for request in active:
+        created = request.created_at or now
+        deadline = request.deadline or created + default_time
+        allowed = max(deadline - created, timedelta(seconds=1))
+        age, left = now - created, deadline - now
+        if left <= timedelta(0):
+            flag = "past deadline"
+        elif left < allowed * NEAR_DEADLINE_SHARE:
+            flag = "near deadline"
+        elif age > allowed * LATE_SHARE:
+            flag = "late"
+        else:
+            continue
+        found.append(WaitingRequest(request, age, left, flag))
+    return sorted(found, key=lambda waiting: (waiting.left, waiting.request.request_id))
+
+
+def _returning(repos, active: list[Request]) -> list[ReturningMachine]:
+    returns = [request for request in active if request.request_type == RequestType.RETURN]
+    return [
+        ReturningMachine(machine, request)
+        for request, machines in requests_with_machines(repos=repos, requests=returns)
+        for machine in machines
+        if machine.is_live and machine.return_request_id == request.request_id
+    ]
+
+
+def _lost(repos) -> list[Machine]:
+    """Machines gone outside Host Factory: what getReturnRequests hands back with grace 0."""
+    found = [m for status in sorted(LOST_STATUSES) for m in repos.machines.get_by_status(status)]
+    lost = [machine for machine in found if machine.return_request_id is None]
+    return sorted(lost, key=lambda machine: machine.updated_at or machine.created_at or utcnow(), reverse=True)

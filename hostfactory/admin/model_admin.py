@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import actions as django_actions
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.admin.views.main import ChangeList
@@ -31,7 +33,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from hostfactory.admin.changelist import RepositoryChangeList
-from hostfactory.admin.display import aggregate_field, aggregate_link, change_url
+from hostfactory.admin.display import admin_link, aggregate_field, aggregate_link, change_url
 from hostfactory.admin.forms import AggregateForm, anchor_instance
 from hostfactory.admin.queryset import AggregateQuerySet
 from hostfactory.domain import Aggregate
@@ -52,12 +54,25 @@ def template_options() -> list[tuple[str, str]]:
 
 @admin.action(permissions=["delete"], description=django_actions.delete_selected.short_description)
 def delete_selected(model_admin: RepositoryModelAdmin, request: HttpRequest, queryset: AggregateQuerySet):
-    """Django's "delete selected" with its confirmation page; each deletion is made by the
-    aggregate's service, so a refused one is reported and the others still go."""
-    if not request.POST.get("post"):
-        return django_actions.delete_selected(model_admin, request, queryset)
+    """Django's "delete selected", confirmed first on the console's confirmation page, which
+    names the objects that cannot be deleted and why (they are not offered); each deletion is
+    made by the aggregate's service, so one refused meanwhile is reported and the others go."""
+    if not confirmed(request):
+        refused = model_admin.delete_refusals([obj.aggregate for obj in queryset])
+        title = f"Delete {model_admin.opts.verbose_name_plural}?"
+        return model_admin.confirm_first(request, queryset, action="delete_selected", title=title, refused=refused)
     model_admin.delete_queryset(request, queryset)
     return None
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """The operator said "yes" on a confirmation page (an action posted again with post=yes)."""
+    return request.POST.get("post") == "yes"
+
+
+def aws_provider_on() -> bool:
+    """Whether this service launches and terminates hosts in EC2 itself."""
+    return getattr(settings, "HOSTFACTORY_PROVIDER", "none") == "aws"
 
 
 class RepositoryModelAdmin(admin.ModelAdmin):
@@ -67,6 +82,7 @@ class RepositoryModelAdmin(admin.ModelAdmin):
     aggregate_form: ClassVar[type[AggregateForm]]
 
     change_list_template = "admin/hostfactory/change_list.html"
+    delete_confirmation_template = "admin/hostfactory/delete_confirmation.html"
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
     sortable_by = ()
@@ -110,6 +126,20 @@ class RepositoryModelAdmin(admin.ModelAdmin):
 
     def delete_aggregate(self, request: HttpRequest, aggregate_id: str) -> None:
         raise NotImplementedError
+
+    def delete_refusals(self, aggregates: list[Aggregate]) -> dict[str, str]:
+        """Why each of ``aggregates`` that cannot be deleted cannot, by id: said before any
+        confirmation (the services refuse such a delete anyway)."""
+        return {}
+
+    def consequences(self, action: str) -> list[str]:
+        """What ``action`` (an action's name, or "delete_selected") does, as its confirmation
+        page says it; with the AWS provider on, what it does in the cloud too."""
+        return []
+
+    def summary(self, aggregate: Aggregate) -> str:
+        """A few words on an object listed on a confirmation page (its status...)."""
+        return ""
 
     # -- reading --------------------------------------------------------------------------
 
@@ -202,6 +232,7 @@ class RepositoryModelAdmin(admin.ModelAdmin):
         self.delete_aggregate(request, obj.pk)
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {"consequences": self.consequences("delete_selected"), **(extra_context or {})}
         try:
             return self.rendered(request, super().delete_view, object_id, extra_context)
         except (InUse, NotFound) as error:
@@ -212,12 +243,19 @@ class RepositoryModelAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(change_url(self.model, object_id))
 
     def get_deleted_objects(self, objs: Iterable[models.Model], request: HttpRequest) -> tuple:
-        """Only the aggregates themselves: nothing cascades, and the services refuse a delete
-        that something still depends on (reported as an error message)."""
+        """Only the aggregates themselves: nothing cascades. One the services would refuse to
+        delete (in use, still active) is "protected", with the reason: its page says so and
+        offers no confirmation (Django's own rule for protected objects)."""
         objs = list(objs)
+        refused = self.delete_refusals([obj.aggregate for obj in objs])
         name = capfirst(self.opts.verbose_name)
-        listed = [format_html('{}: <a href="{}">{}</a>', name, change_url(self.model, obj.pk), obj) for obj in objs]
-        return listed, {self.opts.verbose_name_plural: len(objs)}, set(), []
+        listed = [
+            format_html('{}: <a href="{}">{}</a>', name, change_url(self.model, obj.pk), obj)
+            for obj in objs
+            if obj.pk not in refused
+        ]
+        protected = [f"{name} {object_id}: {reason}" for object_id, reason in refused.items()]
+        return listed, {self.opts.verbose_name_plural: len(listed)}, set(), protected
 
     def delete_queryset(self, request: HttpRequest, queryset: AggregateQuerySet) -> None:
         deleted = self.change_each(
@@ -237,6 +275,48 @@ class RepositoryModelAdmin(admin.ModelAdmin):
         if "delete_selected" in found:
             found["delete_selected"] = (delete_selected, "delete_selected", found["delete_selected"][2])
         return found
+
+    def confirm_first(
+        self,
+        request: HttpRequest,
+        queryset: AggregateQuerySet,
+        *,
+        action: str,
+        title: str,
+        refused: dict[str, str] | None = None,
+        consequences: list[str] | None = None,
+    ) -> TemplateResponse | None:
+        """None once the operator has confirmed (``post=yes``); before that, the page saying
+        what ``action`` will do to which objects (and which of them it cannot touch, and why),
+        and nothing changes. Confirming posts the action again with the objects it can touch
+        and the same choices (the action form's fields)."""
+        if confirmed(request):
+            return None
+        refused = refused or {}
+        objects = [
+            (obj.pk, admin_link(self.model, obj.pk), self.summary(obj.aggregate))
+            for obj in queryset
+            if obj.pk not in refused
+        ]
+        carried = [
+            (name, request.POST[name])
+            for name in self.action_form.base_fields
+            if name not in ("action", "select_across") and name in request.POST
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "objects": objects,
+            "refused": [(admin_link(self.model, object_id), reason) for object_id, reason in refused.items()],
+            "missing": queryset.missing,
+            "consequences": self.consequences(action) if consequences is None else consequences,
+            "action": action,
+            "carried": carried,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/hostfactory/action_confirmation.html", context)
 
     def change_each(
         self,

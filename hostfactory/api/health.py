@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hostfactory import __version__
+from hostfactory.api.examples import HEALTH as EXAMPLES
 from hostfactory.storage import current_config, get_repositories
 
 logger = logging.getLogger("hostfactory.api")
@@ -96,7 +97,12 @@ class HealthView(APIView):
     throttle_classes: list = []
 
     @extend_schema(
-        summary="Do the service's storage and database answer?", auth=[], responses={200: HEALTH, 503: HEALTH}
+        summary="Do the service's storage and database answer?",
+        description="No authentication, for load balancers and monitors: 200 when every check answers "
+        "within HOSTFACTORY_HEALTH_CHECK_TIMEOUT seconds, else 503 naming the check that did not.",
+        auth=[],
+        responses={200: HEALTH, 503: HEALTH},
+        examples=EXAMPLES,
     )
     def get(self, request: Request) -> Response:
         checks = run_checks(settings.HOSTFACTORY_HEALTH_CHECK_TIMEOUT)

@@ -43,6 +43,7 @@ class RepositoryCursorPagination(BasePagination):
                     "nullable": True,
                     "format": "uri",
                     "description": "The next page (same filters, the next cursor); null on the last page.",
+                    "example": None,  # drf-spectacular wraps each list example in a page: a last one
                 },
                 "results": schema,
             },

@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hostfactory.api.examples import ROOT
+
 LINKS = {
     "templates": "template-list",
     "requests": "request-list",
@@ -27,7 +29,13 @@ LINKS = {
 
 
 class ApiRootView(APIView):
-    @extend_schema(summary="Links to the resources, Host Factory endpoints and docs", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        summary="Links to the resources, Host Factory endpoints and docs",
+        description="Where everything is, as absolute URLs, for a person exploring the API with a token.",
+        responses=OpenApiTypes.OBJECT,
+        examples=ROOT,
+        tags=["root"],
+    )
     def get(self, request: Request) -> Response:
         return Response({name: request.build_absolute_uri(reverse(url_name)) for name, url_name in LINKS.items()})
 

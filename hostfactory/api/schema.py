@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+
 ERROR = {
     "type": "object",
     "description": "`detail` says what is wrong and `code` is stable; a field error is "
@@ -72,3 +74,18 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
             for status in error_statuses(path, method, operation):
                 responses.setdefault(status, {"description": DESCRIPTIONS[status], "content": content})
     return result
+
+
+class OneOrManyFieldExtension(OpenApiSerializerFieldExtension):
+    """``OneOrManyField`` (the Host Factory inputs' ``requests`` and ``machines``) takes a list
+    or one object, so its schema says both; otherwise a client generated from the schema, or a
+    validator, would refuse the single-object form Host Factory's callers send."""
+
+    target_class = "hostfactory.hostfactory_api.serializers.OneOrManyField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        item = auto_schema.resolve_serializer(self.target.child, direction).ref
+        listed: dict[str, Any] = {"type": "array", "items": item}
+        if self.target.max_length is not None:
+            listed["maxItems"] = self.target.max_length
+        return {"oneOf": [listed, item], "description": "A list, or one object standing for a list of one."}

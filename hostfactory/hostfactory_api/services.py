@@ -124,25 +124,21 @@ def hf_request_return_machines(*, repos: Repositories, hosts: list[dict[str, str
 
 def hf_find_machines(*, repos: Repositories, hosts: list[dict[str, str]]) -> list[tuple[dict, Machine | None]]:
     """Each host with its machine: by ``machineId`` (consistent batch reads of 100), and by
-    ``name`` only for a host sent without one (a machineId we do not know is not looked up
-    again by name: host names are reused, the id is the identity)."""
+    ``name`` only for a host sent without one (consistent batch reads of the names' items; a
+    machineId we do not know is not looked up again by name: host names are reused, the id is
+    the identity)."""
     ids = [host["machineId"] for host in hosts if host.get("machineId")]
     by_id = {machine.machine_id: machine for machine in repos.machines.get_by_instance_ids(ids)} if ids else {}
-    pairs = []
-    for host in hosts:
-        if host.get("machineId"):
-            machine = by_id.get(host["machineId"])
-        else:  # the name is all Host Factory sent (older versions)
-            machine = _machine_named(repos=repos, name=host["name"]) if host.get("name") else None
-        pairs.append((host, machine))
-    return pairs
+    names = [host["name"] for host in hosts if not host.get("machineId") and host.get("name")]
+    by_name = {name: _preferred(found) for name, found in repos.machines.get_by_names(names).items()} if names else {}
+    return [
+        (host, by_id.get(host["machineId"]) if host.get("machineId") else by_name.get(host.get("name") or ""))
+        for host in hosts
+    ]
 
 
-def _machine_named(*, repos: Repositories, name: str) -> Machine | None:
+def _preferred(candidates: list[Machine]) -> Machine:
     """Host names are reused by the cloud: prefer a live machine, then the newest."""
-    candidates = repos.machines.get_by_name(name)
-    if not candidates:
-        return None
     return max(candidates, key=lambda m: (m.is_live, m.created_at or EPOCH))
 
 

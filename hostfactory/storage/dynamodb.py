@@ -318,6 +318,10 @@ class DynamoRepository(Repository[T]):
         value = plain_value(value)
         return attribute.remove() if value is None else attribute.set(value)
 
+    def scan_filter(self) -> PynamoCondition | None:
+        """What keeps a scan to the aggregates' items (a table may hold helper items)."""
+        return None
+
     def derived_on_status(self, entity_id: str, target: StrEnum) -> dict[str, Any]:
         """Derived attributes a status change moves (the machines' sharded status key)."""
         return {}
@@ -332,7 +336,9 @@ class DynamoRepository(Repository[T]):
             yield from self._iter_index(indexed[0].field, indexed[0].value, conditions, start, page_size)
             return
         with translated_errors(self.table_name, "Scan"):
-            results = self.model.scan(last_evaluated_key=start, page_size=page_size, consistent_read=True)
+            results = self.model.scan(
+                self.scan_filter(), last_evaluated_key=start, page_size=page_size, consistent_read=True
+            )
             for item in results:
                 entity = self.from_item(item)
                 if matches(entity, conditions):

@@ -45,7 +45,7 @@ from hostfactory.storage.dynamodb import (
     error_code,
     unavailable,
 )
-from machines_app.storage.dynamodb import status_shard
+from machines_app.storage.dynamodb import is_name_item, name_key, status_shard
 
 # The first design's indexes (all whole-item projections), none of which v2 keeps.
 V1_INDEXES = {
@@ -259,9 +259,14 @@ class Migration:
             return step
         progress = self.progress("machines")
         seen, total = 0, self.item_count(repo.table_name)
+        named = 0
         for page in self.scan_pages(repo.table_name):
             for item in page:
+                if is_name_item(item):
+                    continue
                 machine_id, status = item["machine_id"]["S"], item["status"]["S"]
+                if "name" in item and (self.dry_run or self.note_name(repo.table_name, item["name"]["S"], machine_id)):
+                    named += 1
                 for owner in ("request_id", "return_request_id"):
                     if owner in item:
                         self.machines_of.setdefault(item[owner]["S"], set()).add(machine_id)
@@ -273,7 +278,20 @@ class Migration:
                         step.lines.append(f"skipped machine {machine_id}: its status moved; run again")
             seen += len(page)
             progress(seen, max(seen, total))
+        if named:
+            step.lines.append(f"{'would give' if self.dry_run else 'gave'} {named} host names their name item")
         return step
+
+    def note_name(self, table: str, name: str, machine_id: str) -> bool:
+        """The host name's item names the machine (machines_app.storage.dynamodb); False when
+        it did already (a rerun)."""
+        return self.update_if(
+            TableName=table,
+            Key={"machine_id": {"S": name_key(name)}},
+            UpdateExpression="ADD named :id",
+            ConditionExpression="NOT contains(named, :one)",
+            ExpressionAttributeValues={":id": {"SS": [machine_id]}, ":one": {"S": machine_id}},
+        )
 
     def set_shard(self, table: str, machine_id: str, status: str, shard: str) -> bool:
         return self.update_if(

@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
 from django.urls import reverse
 
-from hostfactory.admin.dashboard import CACHE_SECONDS, fleet_counts
+from hostfactory.admin import display
+from hostfactory.admin.dashboard import CACHE_SECONDS, LATE_SHARE, NEAR_DEADLINE_SHARE, fleet_counts
 from hostfactory.errors import StorageUnavailable
+from machines_app.models import Machine
+from requests_app.models import Request
+from templates_app.models import Template
 
 register = template.Library()
 
 
+@register.filter
+def console_time(value: datetime | None) -> str:
+    """A time with seconds and UTC, as everywhere in the console."""
+    return display.display_time(value)
+
+
+@register.filter
+def console_duration(value: timedelta) -> str:
+    return display.display_duration(value)
+
+
+ANCHORS = {"template": Template, "request": Request, "machine": Machine}
+
+
+@register.simple_tag
+def console_link(kind: str, object_id: str | None) -> str:
+    """A link to the page of the template, request or machine ``object_id``."""
+    return display.admin_link(ANCHORS[kind], object_id)
+
+
 @register.inclusion_tag("admin/hostfactory/fleet_dashboard.html", takes_context=True)
 def fleet_dashboard(context: template.Context) -> dict[str, Any]:
-    """Capacity per template and the active requests, each linking to its list; only the
-    parts the user may view."""
+    """The triage panels, each linking to its list; only the panels the user may view."""
     user = context["request"].user
-    show_templates = user.has_perm("templates_app.view_template")
-    show_requests = user.has_perm("requests_app.view_request")
-    if not (show_templates or show_requests):
+    shown = {kind: user.has_perm(f"{kind}s_app.view_{kind}") for kind in ("template", "request", "machine")}
+    if not any(shown.values()):
         return {"shown": False}
     try:
         counts = fleet_counts()
@@ -28,9 +51,17 @@ def fleet_dashboard(context: template.Context) -> dict[str, Any]:
         return {"shown": True, "error": str(error)}
     return {
         "shown": True,
-        "templates": counts.templates if show_templates else None,
+        "templates": counts.templates if shown["template"] else None,
+        "requests": counts.requests if shown["request"] else None,
+        "waiting": counts.waiting if shown["request"] else None,
+        "returning": counts.returning if shown["machine"] else None,
+        "lost": counts.lost if shown["machine"] else None,
+        "lost_count": counts.lost_count,
+        "read_at": counts.read_at,
         "templates_url": reverse("admin:templates_app_template_changelist"),
-        "requests": counts.requests if show_requests else None,
         "requests_url": reverse("admin:requests_app_request_changelist"),
+        "machines_url": reverse("admin:machines_app_machine_changelist"),
         "cache_seconds": CACHE_SECONDS,
+        "late_percent": int(LATE_SHARE * 100),
+        "near_percent": int(NEAR_DEADLINE_SHARE * 100),
     }

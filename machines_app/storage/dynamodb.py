@@ -2,12 +2,18 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
-from hostfactory.storage.dynamodb import DynamoRepository, keys_index, translated_errors
+from hostfactory.storage.dynamodb import DynamoRepository, keys_index, make_meta, translated_errors
 from hostfactory.storage.filters import Condition, equality_values, matches
 from machines_app.domain import LIVE_STATUSES, Machine, MachineStatus
 from machines_app.repository import MachineRepository
@@ -17,6 +23,20 @@ from machines_app.repository import MachineRepository
 # 16 keys, "running#00" .. "running#15", by a hash of the machine id.
 STATUS_SHARDS = 16
 STATUS_SHARD_INDEX = "status-shard"
+# A host name's item in the machines table: key "name <host name>" (a machine id has no
+# whitespace, so it can never be one), holding the ids of the machines that carried the name.
+# Written before the machine write that sets the name, so every stored name has its item: a
+# lookup by names is consistent batch reads by key, never an index query per name.
+NAME_KEY_PREFIX = "name "
+
+
+def name_key(name: str) -> str:
+    return NAME_KEY_PREFIX + name
+
+
+def is_name_item(raw: dict) -> bool:
+    """A raw machines-table item that is a host name's item, not a machine."""
+    return raw.get("machine_id", {}).get("S", "").startswith(NAME_KEY_PREFIX)
 
 
 def status_shard(machine_id: str, status: MachineStatus | str) -> str:
@@ -76,6 +96,52 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
             name_index = keys_index("name", "name-keys")
 
         return MachineItem
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+
+        class NameItem(Model):
+            Meta = make_meta(config, self.table_name)
+            machine_id = UnicodeAttribute(hash_key=True)  # name_key(name)
+            named = UnicodeSetAttribute()
+
+        self.name_model = NameItem
+
+    # -- host names -------------------------------------------------------------------------
+
+    def _note_name(self, name: str | None, machine_id: str) -> None:
+        if not name:
+            return
+        with translated_errors(self.table_name, "UpdateItem"):
+            self.name_model(name_key(name)).update(actions=[self.name_model.named.add({machine_id})])
+
+    def _put(self, entity: Machine, expected_version: int) -> None:
+        self._note_name(entity.name, entity.machine_id)
+        super()._put(entity, expected_version)
+
+    def _set_status(self, entity_id, target, sources, changes, if_missing):
+        self._note_name(changes.get("name"), entity_id)
+        return super()._set_status(entity_id, target, sources, changes, if_missing)
+
+    def scan_filter(self):
+        return self.model.status.exists()  # machines only, not host names' items
+
+    def _get(self, entity_id: str) -> Machine | None:
+        return None if entity_id.startswith(NAME_KEY_PREFIX) else super()._get(entity_id)
+
+    def _get_many(self, entity_ids: list[str]) -> list[Machine]:
+        return super()._get_many([i for i in entity_ids if not i.startswith(NAME_KEY_PREFIX)])
+
+    def _by_names(self, names: list[str]) -> dict[str, list[Machine]]:
+        ids: dict[str, set[str]] = {}
+        with translated_errors(self.table_name, "BatchGetItem"):
+            for item in self.name_model.batch_get([name_key(n) for n in names], consistent_read=True):
+                ids[item.machine_id.removeprefix(NAME_KEY_PREFIX)] = set(item.named or ())
+        machines = {m.machine_id: m for m in self._get_many(sorted({i for found in ids.values() for i in found}))}
+        found = {name: [machines[i] for i in sorted(held) if i in machines] for name, held in ids.items()}
+        # The item keeps every id that carried the name: keep those that carry it now.
+        found = {name: [m for m in candidates if m.name == name] for name, candidates in found.items()}
+        return {name: candidates for name, candidates in found.items() if candidates}
 
     def derived(self, entity: Machine) -> dict[str, Any]:
         return {"status_shard": status_shard(entity.machine_id, entity.status)}

@@ -81,6 +81,17 @@ class Fleet:
     running: Machine  # of ``active``: running with name and IP (Host Factory: succeed)
     pending: Machine  # of ``active``: pending (Host Factory: executing)
 
+    def lost(self, machine_id: str, reason: str) -> Machine:
+        """A machine of ``finished`` terminated outside Host Factory (no return holds it)."""
+        machine = aggregates.machine(
+            machine_id,
+            request_id=self.finished.request_id,
+            template_id="tpl-spot",
+            status=MachineStatus.TERMINATED,
+            status_reason=reason,
+        )
+        return aggregates.store_machine(self.repos, machine)
+
 
 @pytest.fixture
 def fleet(storage) -> Fleet:

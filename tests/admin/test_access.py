@@ -56,8 +56,8 @@ def test_viewers_cannot_change_anything(fleet, viewer_client):
     assert viewer_client.post(admin_url("template", "delete", "tpl-a"), {"post": "yes"}).status_code == 403
     # A forged action post: there is no action a viewer may run.
     viewer_client.post(admin_url("template"), action("disable", "tpl-a"))
-    viewer_client.post(admin_url("request"), action("cancel", fleet.active.request_id))
-    viewer_client.post(admin_url("machine"), action("mark_terminated", fleet.pending.machine_id))
+    viewer_client.post(admin_url("request"), action("cancel", fleet.active.request_id, post="yes"))
+    viewer_client.post(admin_url("machine"), action("mark_terminated", fleet.pending.machine_id, post="yes"))
     assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
     assert fleet.repos.requests.get_by_id(fleet.active.request_id) == fleet.active
     assert fleet.repos.machines.get_by_id(fleet.pending.machine_id) == fleet.pending

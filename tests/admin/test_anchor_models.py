@@ -27,7 +27,7 @@ def test_the_admin_sends_no_sql_for_aggregates(fleet, operator_client):
             assert operator_client.get(url).status_code == 200
         url = admin_url("template", "change", "tpl-a")
         assert operator_client.post(url, submitted(operator_client.get(url), max_number="4")).status_code == 302
-        operator_client.post(admin_url("machine"), action("mark_terminated", fleet.pending.machine_id))
+        operator_client.post(admin_url("machine"), action("mark_terminated", fleet.pending.machine_id, post="yes"))
         operator_client.post(admin_url("template", "delete", "tpl-spot"), {"post": "yes"})
         operator_client.get(admin_url("template", "history", "tpl-a"))
     assert context.captured_queries  # sessions, users and the admin log do use the database

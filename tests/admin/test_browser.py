@@ -2,7 +2,8 @@
 driven by Playwright against pytest-django's live server, on the memory backend (the live
 server runs in a thread of this process, so it shares the test's data).
 
-Screenshots of the three list pages go to test-artifacts/admin-screenshots/ (gitignored).
+Screenshots of the index, the lists and the confirmation page go to
+test-artifacts/admin-screenshots/ (gitignored).
 Outside CI a missing browser skips the test with the reason; in CI (CI=true) it fails.
 """
 
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from hostfactory.domain import utcnow
+from hostfactory.fleet.requests import request_create_return
+from machines_app.domain import MachineStatus
 from requests_app.domain import RequestStatus
 from tests.admin.helpers import admin_url
+from tests.support import aggregates
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -98,18 +104,18 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page.goto(live_server.url + admin_url("template"))
     expect(page.locator("#result_list")).to_contain_text("tpl-spot")
     page.screenshot(path=SCREENSHOTS / "templates.png", full_page=True)
-    page.click("#result_list a:text-is('tpl-a')")
+    page.click("#result_list th [data-copy='tpl-a']")
     page.screenshot(path=SCREENSHOTS / "template-change.png", full_page=True)
     page.fill("#id_max_number", "7")
     page.click("input[name=_save]")
     expect(page.locator("ul.messagelist li.success")).to_contain_text("was changed successfully")
-    row = page.locator("#result_list tr", has=page.locator("a:text-is('tpl-a')"))
-    expect(row.locator("td.field-max_number")).to_have_text("7")
+    row = page.locator("#result_list tr", has=page.locator("th [data-copy='tpl-a']"))
+    expect(row.locator("td.field-in_use")).to_have_text("2 / 7")
     assert fleet.repos.templates.get_by_id("tpl-a").max_number == 7
 
     # Requests list, before anything changes: the active request is "running" for Host Factory.
     page.goto(live_server.url + admin_url("request"))
-    active = page.locator("#result_list tr", has=page.locator(f"a:text-is('{fleet.active.request_id}')"))
+    active = page.locator("#result_list tr", has=page.locator(f"th [data-copy='{fleet.active.request_id}']"))
     expect(active.locator("td.field-hf_status")).to_have_text("running")
     page.screenshot(path=SCREENSHOTS / "requests.png", full_page=True)
 
@@ -119,6 +125,7 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     page.check(f"input[name=_selected_action][value='{fleet.pending.machine_id}']")
     page.select_option("select[name=action]", "mark_terminated")
     page.click("button[name=index]")
+    page.click("input.hf-confirm")  # the confirmation page (see the test below)
     expect(page.locator("ul.messagelist li.success")).to_contain_text(
         f"Set status terminated on 1 machine: {fleet.pending.machine_id}"
     )
@@ -133,6 +140,82 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.PARTIAL
     assert re.search(r"/admin/requests_app/request/req-[0-9a-f-]+/change/", page.url)
     assert page.csp_violations == [], page.csp_violations  # the whole session ran under the Content-Security-Policy
+
+
+def one_line_ids(page) -> list[dict]:
+    """Each id element on the page: its text, how tall it is against one line of its font,
+    and whether the stylesheet cut it short."""
+    return page.eval_on_selector_all(
+        ".hf-id",
+        """els => els.map(el => ({
+            text: el.textContent,
+            title: el.title,
+            height: el.getBoundingClientRect().height,
+            line: parseFloat(getComputedStyle(el).fontSize) * 1.6,
+            cut: el.scrollWidth > el.clientWidth,
+        }))""",
+    )
+
+
+def test_the_console_triages_at_1400_px_and_asks_before_terminating(fleet, live_server, browser_user, chromium_page):
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    repos, page = fleet.repos, chromium_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    # Something in every panel: a late request, a machine being returned, one lost in EC2.
+    created = utcnow() - timedelta(minutes=50)
+    late = repos.requests.save(
+        aggregates.acquire_request(
+            template_id="tpl-off", machine_count=1, created_at=created, deadline=created + timedelta(hours=1)
+        )
+    )
+    returned, _ = request_create_return(repos=repos, machines=[fleet.running])
+    lost = fleet.lost("i-0ccccccccccccccc3", "Terminated outside Host Factory.")
+
+    log_in(page, live_server.url)
+    assert page.title() == "Fleet triage | Host Factory console"
+    expect(page.locator("#site-name")).to_have_text("Host Factory console")
+    board = page.locator("#fleet-dashboard")
+    expect(board.locator(".fleet-capacity tr.template-tpl-a svg.capacity-bar rect.live")).to_have_attribute(
+        "width", "20.00"
+    )
+    expect(board.locator(".fleet-waiting tr.late")).to_contain_text(late.request_id[:12])
+    expect(board.locator(".fleet-returning")).to_contain_text(fleet.running.machine_id)
+    expect(board.locator(f".fleet-returning [data-copy='{returned.request_id}']")).to_be_visible()
+    expect(board.locator(".fleet-lost")).to_contain_text(lost.machine_id)
+    page.screenshot(path=SCREENSHOTS / "triage-1400.png", full_page=True)
+    assert all(cell["height"] <= cell["line"] for cell in one_line_ids(page)), one_line_ids(page)
+
+    # The lists at 1400 px: no id over two lines; long ids cut, their text and title whole.
+    for kind in ("request", "machine", "template"):
+        page.goto(live_server.url + admin_url(kind))
+        page.screenshot(path=SCREENSHOTS / f"{kind}s-1400.png", full_page=True)
+        cells = one_line_ids(page)
+        assert cells and all(cell["height"] <= cell["line"] for cell in cells), (kind, cells)
+        assert all(cell["text"] == cell["title"] for cell in cells), (kind, cells)
+        # Request ids (uuids) are cut short; instance ids and template ids show whole.
+        assert all(cell["cut"] == cell["text"].startswith(("req-", "ret-")) for cell in cells), (kind, cells)
+
+    # "Mark terminated" asks first, saying what will happen; nothing changes until confirmed.
+    page.goto(live_server.url + admin_url("machine"))
+    page.check(f"input[name=_selected_action][value='{fleet.pending.machine_id}']")
+    page.select_option("select[name=action]", "mark_terminated")
+    page.click("button[name=index]")
+    expect(page.locator("#content-main .hf-consequences")).to_contain_text("status is set to terminated")
+    expect(page.locator("#content-main .hf-objects")).to_contain_text(fleet.pending.machine_id)
+    page.screenshot(path=SCREENSHOTS / "confirm-mark-terminated.png", full_page=True)
+    assert repos.machines.get_by_id(fleet.pending.machine_id) == fleet.pending
+    page.click("a.cancel-link")  # "No, take me back": still nothing changed
+    expect(page.locator("#result_list")).to_be_visible()
+    assert repos.machines.get_by_id(fleet.pending.machine_id) == fleet.pending
+    page.check(f"input[name=_selected_action][value='{fleet.pending.machine_id}']")
+    page.select_option("select[name=action]", "mark_terminated")
+    page.click("button[name=index]")
+    page.click("input.hf-confirm")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("Set status terminated on 1 machine")
+    assert repos.machines.get_by_id(fleet.pending.machine_id).status == MachineStatus.TERMINATED
+    assert page.csp_violations == [], page.csp_violations
 
 
 def test_the_api_docs_render_under_the_content_security_policy(storage, live_server, browser_user, chromium_page):

@@ -107,7 +107,7 @@ def test_storage_outage_is_a_503_page_in_the_admin_look(storage, operator_client
     response = operator_client.get(admin_url("template"))
     assert response.status_code == 503
     assert "DynamoDB is unreachable" in response.content.decode()
-    assert "Django site admin" in response.content.decode()
+    assert "Host Factory console" in response.content.decode()
 
 
 @pytest.mark.parametrize("backend_settings", ["moto"], indirect=True)

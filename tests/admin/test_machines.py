@@ -80,7 +80,9 @@ def test_bad_machine_edits_are_form_errors(fleet, operator_client):
 
 
 def test_mark_terminated_reconciles_the_request(fleet, operator_client):
-    response = operator_client.post(admin_url("machine"), action("mark_terminated", fleet.pending.machine_id))
+    response = operator_client.post(
+        admin_url("machine"), action("mark_terminated", fleet.pending.machine_id, post="yes")
+    )
     assert f"Set status terminated on 1 machine: {fleet.pending.machine_id}." in messages_of(response)
     stored = fleet.repos.machines.get_by_id(fleet.pending.machine_id)
     assert (
@@ -96,7 +98,7 @@ def test_mark_terminated_reconciles_the_request(fleet, operator_client):
 def test_set_status_action_takes_the_chosen_status(fleet, operator_client):
     response = operator_client.post(
         admin_url("machine"),
-        action("set_status", fleet.running.machine_id, fleet.pending.machine_id, status="stopping"),
+        action("set_status", fleet.running.machine_id, fleet.pending.machine_id, status="stopping", post="yes"),
     )
     found = messages_of(response)
     assert f"Set status stopping on 1 machine: {fleet.running.machine_id}." in found
@@ -109,7 +111,7 @@ def test_set_status_action_takes_the_chosen_status(fleet, operator_client):
 
 
 def test_reclaim_asks_host_factory_to_return_the_machine(fleet, operator_client):
-    response = operator_client.post(admin_url("machine"), action("reclaim", fleet.running.machine_id))
+    response = operator_client.post(admin_url("machine"), action("reclaim", fleet.running.machine_id, post="yes"))
     assert f"Asked Host Factory to return 1 machine: {fleet.running.machine_id}." in messages_of(response)
     assert fleet.repos.machines.get_by_id(fleet.running.machine_id).reclaim_at is not None
     assert fleet.repos.machines.get_by_id(fleet.pending.machine_id).reclaim_at is None

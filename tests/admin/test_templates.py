@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
+from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 
 from templates_app.models import Template as TemplateAnchor
@@ -187,7 +189,21 @@ def test_delete_of_an_unused_template(fleet, operator_client, operator):
     assert entry.action_flag == DELETION and entry.user == operator
 
 
-def test_delete_of_a_template_in_use_is_refused_with_a_message(fleet, operator_client):
+def test_a_template_in_use_says_so_before_any_confirmation(fleet, operator_client):
+    url = admin_url("template", "delete", "tpl-a")
+    page = html.unescape(operator_client.get(url).content.decode())
+    assert "This template cannot be deleted, and nothing was changed" in page
+    assert "template 'tpl-a' is in use: 2 hosts used or reserved" in page and "disable it instead" in page
+    assert "will be deleted" not in page and "Are you sure" not in page and 'name="post"' not in page
+    forged = operator_client.post(url, {"post": "yes"})  # a confirmation the page never offered
+    assert forged.status_code == 200
+    assert fleet.repos.templates.get_by_id("tpl-a") == fleet.template
+    assert log_entries(TemplateAnchor, "tpl-a") == []
+
+
+def test_a_template_taken_into_use_after_the_page_is_refused_with_a_message(fleet, operator_client, monkeypatch):
+    # The page was shown while the template was free; a request took it before the confirmation.
+    monkeypatch.setattr(type(admin.site._registry[TemplateAnchor]), "delete_refusals", lambda self, templates: {})
     response = operator_client.post(admin_url("template", "delete", "tpl-a"), {"post": "yes"})
     assert response.status_code == 302 and response["Location"] == admin_url("template", "change", "tpl-a")
     [message] = messages_of(response)
@@ -217,7 +233,12 @@ def test_an_action_on_a_template_deleted_meanwhile_reports_it(fleet, operator_cl
 
 def test_delete_selected_deletes_what_is_free_and_reports_the_rest(fleet, operator_client):
     confirm = operator_client.post(admin_url("template"), action("delete_selected", "tpl-a", "tpl-spot"))
-    assert confirm.status_code == 200 and "Are you sure" in confirm.content.decode()
+    page = html.unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "1 of the selected templates cannot be changed this way" in page
+    assert "template 'tpl-a' is in use" in page and "Host Factory no longer gets it" in page
+    assert re.findall(r'name="_selected_action" value="([^"]+)"', page) == ["tpl-spot"]  # what it offers to delete
+    assert fleet.repos.templates.get_by_id("tpl-spot") is not None  # nothing deleted before the confirmation
+    # A confirmation naming both (as a stale page would): the free one goes, the other is reported.
     response = operator_client.post(
         admin_url("template"), {**action("delete_selected", "tpl-a", "tpl-spot"), "post": "yes"}
     )

@@ -57,3 +57,51 @@ def test_swagger_ui_is_served_from_local_static_files(storage, viewer):
     for asset in assets:
         if asset.startswith("/static/"):
             assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a local static file"
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@MEMORY
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/schema/"])
+def test_a_browser_that_is_not_logged_in_is_sent_to_the_login_page_and_back(storage, client, path):
+    response = client.get(path, HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={path}"
+
+
+@MEMORY
+@pytest.mark.parametrize("accept", ["application/json", "application/vnd.oai.openapi+json", "*/*", None])
+def test_a_program_without_credentials_still_gets_401_from_the_schema(storage, client, accept):
+    response = client.get("/api/schema/", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
+
+
+@MEMORY
+def test_a_bad_token_is_401_even_from_a_browser(storage, client, db):
+    response = client.get("/api/docs/", HTTP_ACCEPT=BROWSER_ACCEPT, HTTP_AUTHORIZATION="Token not-a-token")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
+
+
+@MEMORY
+def test_logged_in_the_docs_render(storage, admin_client):
+    response = admin_client.get("/api/docs/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert response.status_code == 200
+    assert b"swagger-ui-bundle.js" in response.content
+    schema = admin_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200 and "/api/v1/hostfactory/requestMachines" in schema.json()["paths"]
+
+
+@pytest.mark.django_db
+def test_the_site_root_leads_to_the_console_and_view_site_points_there(client, admin_client):
+    from django.contrib import admin
+
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert admin.site.site_url == "/"
+    followed = admin_client.get(admin.site.site_url, follow=True)
+    assert followed.status_code == 200 and followed.redirect_chain == [("/admin/", 302)]
