@@ -165,7 +165,7 @@ def figures(repos, fleet: Fleet) -> list[Figure]:
             "admin dashboard (fleet_counts)",
             "calls and items flat (10k/1k < 1.2)",
             dashboard,
-            lambda c, n: None if c.calls["Scan"] <= 1 and not c.index_reads[STATUS_SHARD_INDEX] else "reads machines",
+            check_dashboard,
             flat=True,
         ),
         Figure(
@@ -312,6 +312,15 @@ def provision_pass(repos, cloud: SteadyCloud, active: int) -> int:
     if report.errors:
         raise RuntimeError(f"provision pass failed: {report.errors[:3]}")
     return active
+
+
+def check_dashboard(cost: Cost, _answered: int) -> str | None:
+    """The dashboard lists the machines that need an operator (lost ones: none in this
+    fleet); any machine it reads here is one that needs nothing."""
+    read = cost.index_items[STATUS_SHARD_INDEX]
+    if cost.calls["Scan"] > 1 or read:
+        return f"{cost.calls['Scan']} scans, {read} machines read from {STATUS_SHARD_INDEX}"
+    return None
 
 
 def check_sync(cost: Cost, live: int) -> str | None:

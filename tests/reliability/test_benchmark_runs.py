@@ -64,7 +64,7 @@ def test_the_storage_benchmark_prints_every_figure_beside_its_target():
 
 
 def test_the_verdicts_name_what_misses():
-    from bench.costs import Cost, check_status_change, check_sync, poll_figure
+    from bench.costs import Cost, check_dashboard, check_status_change, check_sync, poll_figure
     from machines_app.storage.dynamodb import STATUS_SHARD_INDEX
 
     poll = poll_figure(repos=None, ids=["req-1"] * 50, machines=500)
@@ -79,6 +79,11 @@ def test_the_verdicts_name_what_misses():
     assert check_status_change(Cost(calls=Counter(UpdateItem=1), write_units=3), 1) is None
     assert check_status_change(Cost(calls=Counter(UpdateItem=1, GetItem=1), write_units=1), 1)
     assert check_status_change(Cost(calls=Counter(UpdateItem=1), write_units=5), 1)
+
+    lost_ones_asked = Cost(calls=Counter(Query=50, Scan=1), index_reads=Counter({STATUS_SHARD_INDEX: 48}))
+    assert check_dashboard(lost_ones_asked, 70) is None
+    reads_live = Cost(calls=Counter(Query=50), index_items=Counter({STATUS_SHARD_INDEX: 500}))
+    assert "500 machines read" in check_dashboard(reads_live, 70)
 
     read_once = Cost(calls=Counter(Query=96), index_items=Counter({STATUS_SHARD_INDEX: 500}))
     assert check_sync(read_once, 500) is None
