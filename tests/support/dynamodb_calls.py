@@ -25,6 +25,10 @@ class DynamoCalls:
     items_read: int = 0
     read_units: float = 0.0
     write_units: float = 0.0
+    # Query and Scan calls by what they read ("status-shard", or "table" for the base
+    # table), and the items each read: a lookup that must be by key shows none here.
+    reads_by_index: Counter = field(default_factory=Counter)
+    items_by_index: Counter = field(default_factory=Counter)
     hooked: set[int] = field(default_factory=set)
 
     def record(self, model, parsed: dict, params: dict | None = None, **_ignored) -> None:
@@ -32,6 +36,10 @@ class DynamoCalls:
             return
         self.calls[model.name] += 1
         self.items_read += len(parsed.get("Items", []))
+        if model.name in ("Query", "Scan"):
+            index = params.get("IndexName") or "table"
+            self.reads_by_index[index] += 1
+            self.items_by_index[index] += len(parsed.get("Items", []))
         if "Item" in parsed:
             self.items_read += 1
         for items in parsed.get("Responses", {}).values():
