@@ -22,15 +22,6 @@ def rule_field(rule: FieldRule, **kwargs: Any) -> serializers.Field:
 class FilterQuerySerializer(PageQuerySerializer):
     """A resource's query string: paging plus the filters its FilterSpec declares."""
 
-    def to_internal_value(self, data):
-        # DRF reads an empty query-string value as "absent": ``?request_id=`` from a script
-        # whose variable was empty would list everything. Refuse it instead.
-        blank = {key: ["must not be blank; leave the filter out to match everything"] for key in self.fields}
-        blank = {key: message for key, message in blank.items() if key in data and data.get(key) == ""}
-        if blank:
-            raise serializers.ValidationError(blank)
-        return super().to_internal_value(data)
-
     def validate(self, attrs: dict) -> dict:
         # A BooleanField needs a default (None) to tell "absent" from "false" in a query string.
         return {key: value for key, value in attrs.items() if value is not None}
