@@ -61,11 +61,14 @@ class TemplateRepository(Repository[Template]):
         return self._reserve(template, request_id, count)
 
     @logged
-    def release_reservation(self, template_id: str, request_id: str, launched: int) -> bool:
+    def release_reservation(
+        self, template_id: str, request_id: str, launched: int, reserved: int | None = None
+    ) -> bool:
         """An acquire request ended: give back what it reserved but did not launch (its
         ``launched`` machines stay counted while they live). Exactly once: the reservation
-        is removed in the same write, so a retry finds nothing to release (False)."""
-        return self._release_reservation(template_id, request_id, max(0, launched))
+        is removed in the same write, so a retry finds nothing to release (False). With
+        ``reserved`` (the request's ``machine_count``, what it reserved) the write needs no read."""
+        return self._release_reservation(template_id, request_id, max(0, launched), reserved)
 
     @logged
     def add_usage(self, template_id: str, delta: int) -> bool:
@@ -98,7 +101,7 @@ class TemplateRepository(Repository[Template]):
     def _reserve(self, template: Template, request_id: str, count: int) -> bool: ...
 
     @abstractmethod
-    def _release_reservation(self, template_id: str, request_id: str, launched: int) -> bool: ...
+    def _release_reservation(self, template_id: str, request_id: str, launched: int, reserved: int | None) -> bool: ...
 
     @abstractmethod
     def _add_usage(self, template_id: str, delta: int) -> bool: ...

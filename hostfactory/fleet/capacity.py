@@ -63,7 +63,9 @@ def capacity_release(*, repos: Repositories, request: Request) -> bool:
     Exactly once, whoever calls it (the reservation is removed in the same write)."""
     if request.request_type != RequestType.ACQUIRE or request.is_active:
         return False
-    return repos.templates.release_reservation(request.template_id, request.request_id, len(request.machine_ids))
+    return repos.templates.release_reservation(
+        request.template_id, request.request_id, len(request.machine_ids), reserved=request.machine_count
+    )
 
 
 def capacity_follow_machine(*, repos: Repositories, before: Machine | None, after: Machine | None) -> None:

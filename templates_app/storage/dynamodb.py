@@ -92,18 +92,19 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
         reservation = {"count": count, "at": utcnow().isoformat()}
         return self._ledger_write(template.template_id, [model.used.add(count), slot.set(reservation)], condition)
 
-    def _release_reservation(self, template_id: str, request_id: str, launched: int) -> bool:
+    def _release_reservation(self, template_id: str, request_id: str, launched: int, reserved: int | None) -> bool:
+        if reserved is not None and self._release_slot(template_id, request_id, max(0, reserved - launched), reserved):
+            return True  # the usual case: one write, no read
         usage = self.usage(template_id)
         reservation = usage.reservations.get(request_id) if usage else None
         if reservation is None:
             return False
-        model = self.model
-        slot = model.reservations[request_id]
-        freed = max(0, reservation.count - launched)
+        return self._release_slot(template_id, request_id, max(0, reservation.count - launched), reservation.count)
+
+    def _release_slot(self, template_id: str, request_id: str, freed: int, count: int) -> bool:
         # The condition on the slot itself makes the release happen once, whoever retries it.
-        return self._ledger_write(
-            template_id, [model.used.add(-freed), slot.remove()], slot["count"] == reservation.count
-        )
+        slot = self.model.reservations[request_id]
+        return self._ledger_write(template_id, [self.model.used.add(-freed), slot.remove()], slot["count"] == count)
 
     def _add_usage(self, template_id: str, delta: int) -> bool:
         model = self.model

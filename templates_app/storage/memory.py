@@ -34,7 +34,7 @@ class MemoryTemplateRepository(MemoryRepository, TemplateRepository):
             )
             return True
 
-    def _release_reservation(self, template_id: str, request_id: str, launched: int) -> bool:
+    def _release_reservation(self, template_id: str, request_id: str, launched: int, reserved: int | None) -> bool:
         with self._lock:
             usage = self._usage.get(template_id)
             if usage is None or request_id not in usage.reservations:

@@ -75,8 +75,11 @@ def test_hot_paths_cost_what_the_design_says(repos):
     # One conditional write: status, reason, the sharded status key and the version together.
     assert measured["status change"] == ({"UpdateItem": 1}, 0)
     # ceil(n/100) batch reads, one conditional claim per host, the request, its first status.
+    # The first HOSTFACTORY_RETURN_CLAIMS_PER_CALL hosts (100) are claimed in the call, the
+    # other 20 by the return's polls (tests/hostfactory_api/test_large_returns.py); then the
+    # request, and its first status move.
     calls, items = measured["requestReturnMachines"]
-    assert calls == {"BatchGetItem": 2, "UpdateItem": HOSTS + 1, "PutItem": 1}
+    assert calls == {"BatchGetItem": 2, "UpdateItem": 100 + 1, "PutItem": 1}
     assert items == HOSTS
 
 
@@ -101,3 +104,23 @@ def costs_on_fresh_tables(backend_settings):
     finally:
         for repo in fresh.all():
             repo.delete_table()
+
+
+@pytest.mark.parametrize("backend_settings", ["moto", "dynalite"], indirect=True)
+def test_a_poll_that_completes_a_request_writes_twice_and_reads_nothing_again(repos):
+    """The request and its machines (two batch reads), then its move to complete and the
+    release of its reservation: two writes, no re-read of the template or the request."""
+    repos.templates.save(aggregates.template("tpl", max_number=10))
+    request = request_create_acquire(repos=repos, template_id="tpl", machine_count=2)
+    for number in range(2):
+        machine = machine_register(
+            repos=repos, machine=aggregates.machine(request_id=request.request_id, template_id="tpl")
+        )
+        changes = {"name": f"ip-10-0-9-{number}", "private_ip_address": f"10.0.9.{number}"}
+        repos.machines.update_status(machine.machine_id, "running", changes=changes)
+
+    with count_dynamodb_calls(*repos.all()) as counted:
+        answer = hf_get_request_status(repos=repos, request_ids=[request.request_id])
+
+    assert answer["requests"][0]["status"] == "complete"
+    assert dict(counted.calls) == {"BatchGetItem": 2, "UpdateItem": 2}
