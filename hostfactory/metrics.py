@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from hostfactory.errors import HostFactoryError, StorageUnavailable
@@ -108,11 +110,22 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if refused is not None:
         return refused
     try:
-        body = generate_latest(REGISTRY)
+        body = generate_latest(_registry())
     except StorageUnavailable as error:
         logger.warning("metrics: storage unavailable: %s", error)
         return _error(503, error.code, "Storage unavailable; the capacity ledgers could not be read. Try again.")
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's registry; with PROMETHEUS_MULTIPROC_DIR set (several gunicorn workers),
+    one that sums what every worker wrote there, so a scrape answered by any worker is whole."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(CapacityCollector())
+    return registry
 
 
 def _refusal(request: HttpRequest) -> JsonResponse | None:

@@ -4,7 +4,10 @@ prometheus_client's own parser, on memory and on DynamoDB (moto)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from tests.api.fixtures import add_acquire, add_template, anonymous, launch, plu
 from tests.support import aggregates
 from tests.support.dynamodb_calls import count_dynamodb_calls
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana-dashboard.json"
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 TOKEN = "metrics-test-token-0123456789"
 
 
@@ -221,3 +225,53 @@ def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(storage,
     }
     assert any("histogram_quantile(0.99" in query for query in queries)
     assert any("histogram_quantile(0.5" in query for query in queries)
+
+
+# -- several worker processes ---------------------------------------------------------------
+
+WORKER = """
+import django
+django.setup()
+import hostfactory.metrics  # registers the storage-call counter, as the URLs do
+from hostfactory.storage import get_repositories
+for _ in range({calls}):
+    get_repositories().templates.get_by_id("tpl-nowhere")
+"""
+SCRAPER = """
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+response = Client().get("/metrics")
+assert response.status_code == 200, response.content
+print(response.content.decode())
+"""
+
+
+def run_python(code: str, multiproc_dir: Path) -> str:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
+        "STORAGE_TYPE": "memory",
+        "HOSTFACTORY_METRICS_TOKEN": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_with_a_multiprocess_dir_any_worker_answers_for_all_of_them(tmp_path):
+    """Under gunicorn's several workers a scrape reaches one of them: it must count them all."""
+    run_python(WORKER.format(calls=3), tmp_path)
+    run_python(WORKER.format(calls=4), tmp_path)
+    scraped = run_python(SCRAPER, tmp_path)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    assert storage_calls(samples, "template.get_by_id") == 7  # 3 + 4, from two processes
