@@ -35,6 +35,7 @@ from hostfactory.storage import get_repositories
 from hostfactory.storage.base import call_observers
 
 logger = logging.getLogger("hostfactory.metrics")
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP")
 REGISTRY = CollectorRegistry()
 # No ``*_created`` series: they double what is stored and no panel reads them.
 disable_created_metrics()
@@ -141,14 +142,19 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    if _is_loopback(request.META.get("REMOTE_ADDR", "")):
+    if _is_loopback(request.META.get("REMOTE_ADDR", "")) and not _forwarded(request):
         return None
     return _error(
         403,
         "permission_denied",
-        "/metrics is open only to clients on this host while HOSTFACTORY_METRICS_TOKEN is unset; "
-        "set it and scrape with 'Authorization: Bearer <token>'.",
+        "/metrics is open only to clients on this host, not through a proxy, while HOSTFACTORY_METRICS_TOKEN "
+        "is unset; set it and scrape with 'Authorization: Bearer <token>'.",
     )
+
+
+def _forwarded(request: HttpRequest) -> bool:
+    """A proxy on this host makes every client look local: what it forwarded is not local."""
+    return any(name in request.headers for name in FORWARDING_HEADERS)
 
 
 def _is_loopback(address: str) -> bool:

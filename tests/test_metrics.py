@@ -30,7 +30,8 @@ def _no_token(settings):
 
 
 def scrape(client, **extra) -> dict[tuple[str, tuple], float]:
-    """Every sample of a scrape, keyed by (sample name, sorted labels)."""
+    """Every sample of a scrape that answered 200 in the exposition format, keyed by (sample
+    name, sorted labels)."""
     response = client.get("/metrics", **extra)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
@@ -160,9 +161,9 @@ def test_with_a_token_only_the_right_bearer_gets_in(storage, client, settings):
         assert response["WWW-Authenticate"].startswith("Bearer")
         assert "HOSTFACTORY_METRICS_TOKEN" in response.json()["detail"]
         assert TOKEN not in response.content.decode()
-    assert scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")  # a 200 in the exposition format
     # The token is what counts, not where the client is.
-    assert scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", REMOTE_ADDR="10.0.0.5")
+    scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", REMOTE_ADDR="10.0.0.5")
 
 
 def test_without_a_token_only_loopback_clients_get_in(storage, client):
@@ -170,8 +171,18 @@ def test_without_a_token_only_loopback_clients_get_in(storage, client):
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
     assert "HOSTFACTORY_METRICS_TOKEN" in refused.json()["detail"]
-    assert scrape(client, REMOTE_ADDR="127.0.0.1")
-    assert scrape(client, REMOTE_ADDR="::1")
+    scrape(client, REMOTE_ADDR="127.0.0.1")  # a 200 in the exposition format
+    scrape(client, REMOTE_ADDR="::1")
+
+
+@pytest.mark.parametrize(
+    "header", ["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED", "HTTP_X_REAL_IP"]
+)
+def test_without_a_token_what_a_local_proxy_forwards_is_refused(storage, client, header):
+    """nginx on the same host connects from 127.0.0.1 for every client on the internet."""
+    refused = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: "203.0.113.7"})
+    assert refused.status_code == 403
+    assert "proxy" in refused.json()["detail"]
 
 
 def test_only_get_is_allowed(storage, client):
