@@ -77,11 +77,14 @@ REGISTRY.register(CapacityCollector())
 
 
 def count_storage_call(call: str, error: BaseException | None) -> None:
+    STORAGE_CALLS.labels(call, _outcome(error)).inc()
+
+
+def _outcome(error: BaseException | None) -> str:
+    """``ok``, or the error's stable code: a few values, whatever the messages say."""
     if error is None:
-        STORAGE_CALLS.labels(call, "ok").inc()
-        return
-    outcome = error.code if isinstance(error, HostFactoryError) else "unexpected"
-    STORAGE_CALLS.labels(call, outcome).inc()
+        return "ok"
+    return error.code if isinstance(error, HostFactoryError) else "unexpected"
 
 
 if count_storage_call not in call_observers:

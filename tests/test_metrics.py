@@ -145,6 +145,17 @@ def test_storage_down_is_a_json_503_and_is_counted(storage, client, monkeypatch)
     assert storage_calls(scrape(client), "template.get_all_with_usage", "storage_unavailable") >= 1
 
 
+def test_an_unexpected_storage_error_is_counted_as_unexpected(storage, client, monkeypatch):
+    def broken(*_args):
+        raise RuntimeError("a bug in a backend")
+
+    before = storage_calls(scrape(client), "template.get_by_id", "unexpected")
+    monkeypatch.setattr(storage.templates, "_get", broken)
+    with pytest.raises(RuntimeError):
+        storage.templates.get_by_id("tpl")
+    assert storage_calls(scrape(client), "template.get_by_id", "unexpected") == before + 1
+
+
 # -- the guard ------------------------------------------------------------------------------
 
 
