@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -107,12 +108,13 @@ def timed_operation(dispatch):
     return wrapper
 
 
+@csrf_exempt  # no cookie authenticates here, and nothing but GET is answered
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if request.method not in ("GET", "HEAD"):
-        return _error(405, "method_not_allowed", f"{request.method} is not allowed on /metrics; use GET.")
     refused = _refusal(request)
     if refused is not None:
         return refused
+    if request.method not in ("GET", "HEAD"):
+        return _error(405, "method_not_allowed", f"{request.method} is not allowed on /metrics; use GET.")
     try:
         body = generate_latest(_registry())
     except StorageUnavailable as error:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from hostfactory.errors import StorageUnavailable, VersionConflict
@@ -197,7 +198,7 @@ def test_without_a_token_what_a_local_proxy_forwards_is_refused(storage, client,
 
 
 def test_only_get_is_allowed(storage, client):
-    response = client.post("/metrics")
+    response = Client(enforce_csrf_checks=True).post("/metrics")
     assert response.status_code == 405
     assert "GET" in response.json()["detail"]
 
