@@ -197,6 +197,11 @@ HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS",
 HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=100)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
+# -- Metrics (docs/operations.md "Metrics") -------------------------------------------------
+# The bearer token GET /metrics asks for. Unset: /metrics answers only clients on this host
+# (REMOTE_ADDR loopback), so set it whenever a proxy on this host forwards outside traffic.
+HOSTFACTORY_METRICS_TOKEN = env.str("HOSTFACTORY_METRICS_TOKEN", default="")
+
 # -- Commands and cloud (sync_machines; README "Settings") ---------------------------------
 # Region of the EC2 instances sync_machines describes: AWS_REGION, else DYNAMODB_REGION when
 # set; empty means sync_machines needs --region. The EC2 endpoint follows boto3's own

@@ -26,6 +26,7 @@ from hostfactory.hostfactory_api.services import (
     hf_request_return_machines,
     hf_sync_templates_file,
 )
+from hostfactory.metrics import timed_operation
 from hostfactory.storage import Repositories, get_repositories
 from templates_app.services import TemplatesFileUnknown
 
@@ -65,6 +66,10 @@ class HostFactoryView(APIView):
     permission_classes = [CallHostFactory]
     error_style = "hostfactory"
     input_serializer_class: ClassVar[type[serializers.Serializer]]
+
+    @timed_operation
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
 
     @property
     def repos(self) -> Repositories:

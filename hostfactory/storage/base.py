@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
@@ -31,6 +31,9 @@ T = TypeVar("T", bound=Aggregate)
 logger = logging.getLogger("hostfactory.storage")
 CURSOR_SALT = "hostfactory.storage.cursor"
 MAX_PAGE_SIZE = 1000
+# Called after every public repository call with ("<aggregate>.<method>", the error raised or
+# None). Outer layers (hostfactory/metrics.py) append here, so storage imports none of them.
+call_observers: list[Callable[[str, BaseException | None], None]] = []
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,20 @@ class async_twin:
 
 
 def logged(method):
-    """Log the call at DEBUG, or at WARNING when slower than HOSTFACTORY_SLOW_STORAGE_MS."""
+    """Log the call at DEBUG, or at WARNING when slower than HOSTFACTORY_SLOW_STORAGE_MS, and
+    tell the call observers how it ended."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        started = time.perf_counter()
+        started, error = time.perf_counter(), None
         try:
             return method(self, *args, **kwargs)
+        except BaseException as raised:
+            error = raised
+            raise
         finally:
+            for observer in call_observers:
+                observer(f"{self.aggregate}.{method.__name__}", error)
             elapsed_ms = (time.perf_counter() - started) * 1000
             slow = elapsed_ms > getattr(settings, "HOSTFACTORY_SLOW_STORAGE_MS", 200)
             if slow or logger.isEnabledFor(logging.DEBUG):

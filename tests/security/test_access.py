@@ -56,7 +56,8 @@ def test_the_walk_covers_every_part_of_the_site():
 
 @MEMORY
 @pytest.mark.django_db
-def test_no_endpoint_but_health_answers_without_credentials(storage):
+def test_no_endpoint_but_health_answers_without_credentials(storage, settings):
+    settings.HOSTFACTORY_METRICS_TOKEN = "metrics-walk-token"  # unset, loopback may scrape (tests/test_metrics.py)
     anonymous = Client(enforce_csrf_checks=True)
     problems = []
     for pattern, name in url_patterns():
@@ -71,6 +72,8 @@ def test_no_endpoint_but_health_answers_without_credentials(storage):
                 ok = ok or (path == ADMIN_LOGIN and status == 200 and method in ("get", "head", "options"))
             elif name == "no-endpoint":  # a JSON 404 for paths that name no endpoint: nothing to protect
                 ok = status == 404 and response["Content-Type"] == "application/json"
+            elif name == "metrics":  # its own bearer token, not the API's
+                ok = status == 401 and response.get("WWW-Authenticate", "").startswith("Bearer")
             elif name in ("schema", "swagger-ui"):  # their own renderers: YAML and HTML
                 ok = status == 401 and response.get("WWW-Authenticate") == "Token"
             else:
