@@ -85,17 +85,19 @@ def request_machines(*, repos: Repositories, request: Request) -> list[Machine]:
 def requests_with_machines(*, repos: Repositories, requests: list[Request]) -> list[tuple[Request, list[Machine]]]:
     """Each request with its machines, all machines read in shared batches of 100."""
     found = {m.machine_id: m for m in repos.machines.get_many(i for r in requests for i in _named(r))}
-    return [(r, [found[i] for i in _named(r) if i in found and _counts(r, found[i])]) for r in requests]
+    return [(r, _counted(r, found)) for r in requests]
 
 
 def _named(request: Request) -> tuple[str, ...]:
     return (*request.machine_ids, *request.other_hosts)
 
 
-def _counts(request: Request, machine: Machine) -> bool:
-    """A host a return names but does not hold yet counts while it lives: another return holds
-    it, or this one is still to claim it (return_adopt); the return is done when it is gone."""
-    return machine.machine_id in request.machine_ids or machine.is_live
+def _counted(request: Request, found: dict[str, Machine]) -> list[Machine]:
+    """Its machines among ``found``. A host a return names but does not hold yet counts while
+    it lives: another return holds it, or this one is still to claim it (return_adopt); the
+    return is done when it is gone."""
+    held = set(request.machine_ids)  # a set: a return may name 10,000 hosts
+    return [found[i] for i in _named(request) if i in found and (i in held or found[i].is_live)]
 
 
 def return_adopt(
@@ -106,7 +108,8 @@ def return_adopt(
     repeat after a crash at any point: a host claimed but not yet recorded is recorded next time."""
     if request.request_type != RequestType.RETURN or request.is_terminal or not request.other_hosts:
         return request, machines
-    waiting = [m for m in machines if m.machine_id in request.other_hosts and _unheld(request, m)]
+    others = set(request.other_hosts)  # a set: a return may name 10,000 hosts
+    waiting = [m for m in machines if m.machine_id in others and _unheld(request, m)]
     claimed = {}
     for machine in waiting[:limit]:
         if machine.return_request_id == request.request_id:

@@ -103,7 +103,8 @@ def request_create_return(
                 repos.machines.release_claim(machine.machine_id, request_id)
         raise
     # Its hosts as just read and claimed: no re-read, and no more claims in this call.
-    known = [*claimed, *(m for m in machines if m.machine_id in others and m.is_live)]
+    waiting = set(others)  # a set: 10,000 hosts
+    known = [*claimed, *(m for m in machines if m.machine_id in waiting and m.is_live)]
     request = request_reconcile(repos=repos, request=request, machines=known, now=now, claim_limit=0)
     return request, [*claimed, *later]
 

@@ -41,5 +41,6 @@ class MemoryRequestRepository(MemoryRepository, RequestRepository):
             current = self._items.get(request_id)
             if current is None or not is_active_return(current):
                 return None
-            others = tuple(i for i in current.other_hosts if i not in machine_ids)
+            adopted = set(machine_ids)
+            others = tuple(i for i in current.other_hosts if i not in adopted)
             return self._update(current, machine_ids=(*current.machine_ids, *machine_ids), other_hosts=others)[1]
