@@ -4,6 +4,8 @@ a return request claims its hosts before it exists, so a return that is stored i
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from hostfactory.storage import Repositories
 
 NO_ACTIVE_VM = "No Active VM."
+# Claims are independent one-item writes: a few at once cut a 100-host claim's latency to a
+# fraction on DynamoDB (round trips overlap). Bounded per process.
+_claimers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="return-claim")
 
 
 def request_deadline(now: datetime) -> datetime:
@@ -73,10 +78,7 @@ def request_create_return(
     free = [m for m in machines if m.is_live and (m.return_request_id is None or m.return_request_id in void)]
     claimed: list[Machine] = []
     try:
-        for machine in free[: settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL]:
-            stored = repos.machines.claim_for_return(machine.machine_id, request_id, void)
-            if stored is not None:
-                claimed.append(stored)
+        _claim_all(repos, free[: settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL], request_id, void, claimed)
         # Hosts left to claim hold no unwritten claim (void ones stay for this call's chunk).
         later = [m for m in free[settings.HOSTFACTORY_RETURN_CLAIMS_PER_CALL :] if m.return_request_id is None]
         if not claimed and not later:
@@ -107,6 +109,27 @@ def request_create_return(
     known = [*claimed, *(m for m in machines if m.machine_id in waiting and m.is_live)]
     request = request_reconcile(repos=repos, request=request, machines=known, now=now, claim_limit=0)
     return request, [*claimed, *later]
+
+
+def _claim_all(repos: Repositories, machines: list[Machine], request_id: str, void: frozenset, claimed: list) -> None:
+    """Claim each machine (independent conditional writes, several at once), appending what
+    was claimed to ``claimed`` even when one fails, so the caller can undo every claim made;
+    the first failure is raised once all have ended."""
+    futures = [
+        _claimers.submit(copy_context().run, repos.machines.claim_for_return, m.machine_id, request_id, void)
+        for m in machines
+    ]
+    failure = None
+    for future in futures:
+        try:
+            stored = future.result()
+        except HostFactoryError as error:
+            failure = failure or error
+            continue
+        if stored is not None:
+            claimed.append(stored)
+    if failure is not None:
+        raise failure
 
 
 def claim_lease() -> timedelta:
