@@ -121,11 +121,14 @@ def return_adopt(
     if not claimed:
         return request, machines
     adopted = repos.requests.adopt_hosts(request, list(claimed))
-    if adopted is None:  # ended, or full, meanwhile: let go of what it does not hold
+    if adopted is None:
         adopted = repos.requests.get_by_id(request.request_id) or request
-        for machine_id in set(claimed) - set(adopted.machine_ids if adopted.is_active else ()):
-            repos.machines.release_claim(machine_id, request.request_id)
-            claimed.pop(machine_id)
+        if adopted.is_terminal:  # ended meanwhile: whoever ended it may not have seen these claims
+            for machine_id in set(claimed) - set(adopted.machine_ids):
+                repos.machines.release_claim(machine_id, request.request_id)
+                claimed.pop(machine_id)
+        # Still active: a racing pass recorded hosts first; these claims stand, the next
+        # pass records them (a host claimed by this return and not yet recorded).
     return adopted, [claimed.get(m.machine_id, m) for m in machines]
 
 
