@@ -18,6 +18,7 @@ from django.dispatch import receiver
 
 from hostfactory.storage.config import StorageConfig
 from hostfactory.storage.credentials import use_profile
+from hostfactory.storage.history import HistoryStore, MemoryHistoryStore
 from machines_app.repository import MachineRepository
 from machines_app.storage.dynamodb import DynamoMachineRepository
 from machines_app.storage.memory import MemoryMachineRepository
@@ -34,9 +35,15 @@ class Repositories:
     templates: TemplateRepository
     requests: RequestRepository
     machines: MachineRepository
+    history: HistoryStore
 
     def all(self) -> tuple:
+        """The three aggregates' repositories."""
         return (self.templates, self.requests, self.machines)
+
+    def tables(self) -> tuple:
+        """Everything with a table of its own: the repositories and the event history."""
+        return (*self.all(), self.history)
 
 
 _built: dict[tuple, Repositories] = {}
@@ -76,7 +83,13 @@ def build_repositories(config: StorageConfig) -> Repositories:
 def _memory_repositories() -> Repositories:
     # One lock for the whole store: a write that keeps an invariant across aggregates holds it.
     lock = threading.RLock()
-    return Repositories(MemoryTemplateRepository(lock), MemoryRequestRepository(lock), MemoryMachineRepository(lock))
+    history = MemoryHistoryStore(lock)
+    return Repositories(
+        MemoryTemplateRepository(lock, history),
+        MemoryRequestRepository(lock, history),
+        MemoryMachineRepository(lock, history),
+        history,
+    )
 
 
 def _dynamodb_repositories(config: StorageConfig) -> Repositories:

@@ -192,6 +192,11 @@ class Repository(ABC, Generic[T]):
             return None
         return self._remove(entity_id)
 
+    @logged
+    def history(self, entity_id: str, limit: int = 50, cursor: str | None = None) -> Page:
+        """The events of one aggregate (deleted ones too), newest first: one key lookup."""
+        return self.history_store.for_aggregate(self.aggregate, str(entity_id), limit, cursor)
+
     aget_by_id = async_twin()
     aget_many = async_twin()
     aexists = async_twin()
@@ -200,6 +205,7 @@ class Repository(ABC, Generic[T]):
     asave = async_twin()
     adelete = async_twin()
     aremove = async_twin()
+    ahistory = async_twin()
 
     # -- shared helpers for the apps' finders ---------------------------------------------
 

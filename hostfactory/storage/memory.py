@@ -12,10 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from hostfactory.domain import Aggregate
+from hostfactory.domain import Aggregate, utcnow
 from hostfactory.errors import VersionConflict
 from hostfactory.storage.base import Repository, T
 from hostfactory.storage.filters import Condition, equality_values, matches
+from hostfactory.storage.history import MemoryHistoryStore, changes_between, make_event
 
 CONTAINERS = (dict, list)
 SCALARS = (str, int, float, datetime)  # immutable: shared, not copied
@@ -58,8 +59,9 @@ class MemoryRepository(Repository[T]):
     """``lock`` is the store's one lock, shared by the three repositories of one store, so a
     write that keeps an invariant across aggregates is atomic here as on DynamoDB."""
 
-    def __init__(self, lock: threading.RLock | None = None) -> None:
+    def __init__(self, lock: threading.RLock | None = None, history: MemoryHistoryStore | None = None) -> None:
         self._lock = lock or threading.RLock()
+        self.history_store = history or MemoryHistoryStore(self._lock)
         self._items: dict[str, T] = {}
         self._order: list[str] = []  # every id, sorted: the paging order
         self._indexes: dict[str, dict[Any, set[str]]] = {field: defaultdict(set) for field in self.indexed_fields}
@@ -84,6 +86,9 @@ class MemoryRepository(Repository[T]):
             self._store(current, entity)
 
     def _store(self, current: T | None, entity: T) -> None:
+        """Store ``entity`` over ``current`` and record the change's event (the lock is held:
+        the two are one step)."""
+        self._record(current, entity, entity.version)
         if current is None:
             bisect.insort(self._order, entity.id)
         for field, index in self._indexes.items():
@@ -113,7 +118,14 @@ class MemoryRepository(Repository[T]):
             del self._order[bisect.bisect_left(self._order, entity_id)]
             for field, index in self._indexes.items():
                 self._unindex(index, _index_key(getattr(current, field)), entity_id)
+            self._record(current, None, current.version + 1)
             return detached(current)
+
+    def _record(self, before: T | None, after: T | None, version: int) -> None:
+        changes = changes_between(before, after)
+        if changes:
+            entity_id = (after or before).id
+            self.history_store.record(make_event(self.aggregate, entity_id, version, changes, utcnow()))
 
     def _iter(
         self, conditions: tuple[Condition, ...], start: Any, page_size: int | None = None
@@ -166,6 +178,7 @@ class MemoryRepository(Repository[T]):
 
     def clear(self) -> None:
         with self._lock:
+            self.history_store.clear()
             self._items.clear()
             self._order.clear()
             for index in self._indexes.values():

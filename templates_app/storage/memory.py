@@ -9,8 +9,8 @@ class MemoryTemplateRepository(MemoryRepository, TemplateRepository):
     """Templates in process memory (development, tests, demos), each with its ledger; every
     ledger change happens under the store's one lock."""
 
-    def __init__(self, lock=None) -> None:
-        super().__init__(lock)
+    def __init__(self, lock=None, history=None) -> None:
+        super().__init__(lock, history)
         self._usage: dict[str, Usage] = {}
 
     def _with_usage(self, template_ids: list[str] | None) -> list[tuple[Template, Usage]]:

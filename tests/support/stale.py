@@ -15,6 +15,7 @@ from typing import Any
 
 from hostfactory.storage import Repositories
 from hostfactory.storage.filters import equality_values, matches
+from hostfactory.storage.history import MemoryHistoryStore
 from hostfactory.storage.memory import _index_key, detached
 from machines_app.storage.memory import MemoryMachineRepository
 from requests_app.storage.memory import MemoryRequestRepository
@@ -27,8 +28,8 @@ LAG = 10_000
 class StaleIndexes:
     """Mixed in before a memory repository: journals each write, and rewinds index reads."""
 
-    def __init__(self, lock=None) -> None:
-        super().__init__(lock)
+    def __init__(self, lock=None, history=None) -> None:
+        super().__init__(lock, history)
         self._journal: deque[tuple[str, Any]] = deque(maxlen=LAG)
 
     def _store(self, current, entity) -> None:
@@ -92,4 +93,7 @@ class StaleMachines(StaleIndexes, MemoryMachineRepository):
 
 def stale_repositories() -> Repositories:
     lock = threading.RLock()
-    return Repositories(StaleTemplates(lock), StaleRequests(lock), StaleMachines(lock))
+    history = MemoryHistoryStore(lock)
+    return Repositories(
+        StaleTemplates(lock, history), StaleRequests(lock, history), StaleMachines(lock, history), history
+    )

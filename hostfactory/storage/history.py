@@ -1,0 +1,367 @@
+"""The event history: every change to a template, request or machine, with who made it,
+through what and why (docs/storage-design.md, "Event history").
+
+A change and its event are one write: on memory both happen under the store's lock; on
+DynamoDB the change carries its event on the item itself, and an idempotent move copies it
+to the history table afterwards (at the end of the unit of work: the HTTP request, the
+command, the pass). ``acting`` declares who is acting for the code inside it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import contextvars
+import dataclasses
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+
+from hostfactory.domain import utcnow
+from hostfactory.errors import InvalidFilter
+from hostfactory.storage.base import Page, decode_cursor, encode_cursor
+from hostfactory.storage.filters import Condition
+
+CHANNELS = ("admin", "api", "hostfactory", "command", "provisioner", "sync", "system")
+AGGREGATES = ("template", "request", "machine")
+# Bookkeeping every write moves: an event lists what a user changed, not these.
+UNTRACKED = frozenset({"version", "updated_at", "created_at"})
+# Fields holding sets of ids (a 10,000-host return): their change is [removed, added], so an
+# event stays small however large the set is.
+SET_FIELDS = frozenset({"machine_ids", "other_hosts"})
+DEFAULT_HISTORY_DAYS = 90
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    at: datetime
+    aggregate: str  # "template", "request" or "machine"
+    aggregate_id: str
+    version: int  # the aggregate's version after the change (a deletion: the deleted one's + 1)
+    channel: str
+    actor: str
+    reason: str
+    changes: dict[str, list]  # field -> [old, new], JSON values
+
+    @property
+    def sort_key(self) -> str:
+        """Time order, unique: where a page of history resumes."""
+        return f"{self.at.isoformat()}#{self.event_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "at": self.at.isoformat(),
+            "aggregate": self.aggregate,
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "channel": self.channel,
+            "actor": self.actor,
+            "reason": self.reason,
+            "changes": self.changes,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        return cls(**{**data, "at": datetime.fromisoformat(data["at"]), "version": int(data["version"])})
+
+
+# -- who is acting ------------------------------------------------------------------------
+
+
+@dataclass
+class Acting:
+    """Who is acting in this context, and the events its writes left to move. ``actor`` may be
+    a callable, read when an event is made (a request's user is known only after the view
+    authenticated it)."""
+
+    channel: str
+    actor: str | Callable[[], str] = ""
+    reason: str = ""
+    moves: list[Callable[[], None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def who(self) -> str:
+        actor = self.actor() if callable(self.actor) else self.actor
+        return str(actor or "")
+
+
+SYSTEM = Acting("system")
+_acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("hostfactory_acting", default=None)
+
+
+@contextlib.contextmanager
+def acting(channel: str, actor: str | Callable[[], str] = "", reason: str = "") -> Iterator[Acting]:
+    """Writes inside are recorded as made by ``actor`` through ``channel``. The outermost
+    ``acting`` moves the events its writes left when it ends (nested ones share its moves)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+    outer = _acting.get()
+    context = Acting(channel, actor, reason, moves=outer.moves if outer else [], lock=outer.lock if outer else None)
+    if context.lock is None:
+        context.lock = threading.Lock()
+    token = _acting.set(context)
+    try:
+        yield context
+    finally:
+        _acting.reset(token)
+        if outer is None:
+            run_moves(context)
+
+
+def current() -> Acting:
+    return _acting.get() or SYSTEM
+
+
+def note_reason(reason: str) -> None:
+    """Why the writes that follow in this context happen (a Host Factory operation)."""
+    context = _acting.get()
+    if context is not None:
+        context.reason = reason
+
+
+def defer_move(move: Callable[[], None]) -> None:
+    """Run ``move`` when the current unit of work ends, or at once outside of one."""
+    context = _acting.get()
+    if context is None:
+        move()
+        return
+    with context.lock:
+        context.moves.append(move)
+
+
+def run_moves(context: Acting) -> None:
+    """Each move is idempotent and its failure leaves the event where the change put it (the
+    next sweep moves it), so one failure never stops the others or the caller."""
+    with context.lock:
+        moves, context.moves[:] = list(context.moves), []
+    for move in moves:
+        with contextlib.suppress(Exception):
+            move()
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def history_days() -> int:
+    return int(getattr(settings, "HOSTFACTORY_HISTORY_DAYS", DEFAULT_HISTORY_DAYS))
+
+
+# -- what changed -----------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A field value as JSON."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list | set | frozenset):
+        items = [plain(item) for item in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    return value
+
+
+def tracked_fields(entity_class: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(entity_class) if f.name not in UNTRACKED]
+
+
+def changes_between(before: Any, after: Any) -> dict[str, list]:
+    """``{field: [old, new]}`` for every tracked field that differs (``before`` None: a
+    creation; ``after`` None: a deletion). Set fields give ``[removed, added]``."""
+    sample = after if after is not None else before
+    changes = {}
+    for name in tracked_fields(type(sample)):
+        old = getattr(before, name) if before is not None else None
+        new = getattr(after, name) if after is not None else None
+        if name in SET_FIELDS:
+            old_set, new_set = set(old or ()), set(new or ())
+            if old_set != new_set:
+                changes[name] = [sorted(old_set - new_set), sorted(new_set - old_set)]
+            continue
+        old, new = plain(old), plain(new)
+        if old != new and not (old in (None, "", {}, []) and new in (None, "", {}, []) and before is None):
+            changes[name] = [old, new]
+    return changes
+
+
+def make_event(
+    aggregate: str, aggregate_id: str, version: int, changes: dict, at: datetime, event_id: str | None = None
+) -> Event:
+    context = current()
+    return Event(
+        event_id=event_id or new_event_id(),
+        at=at,
+        aggregate=aggregate,
+        aggregate_id=aggregate_id,
+        version=version,
+        channel=context.channel,
+        actor=context.who(),
+        reason=context.reason,
+        changes=changes,
+    )
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    aggregate: str | None = None
+    aggregate_id: str | None = None
+    channel: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (self.aggregate is None or event.aggregate == self.aggregate)
+            and (self.aggregate_id is None or event.aggregate_id == self.aggregate_id)
+            and (self.channel is None or event.channel == self.channel)
+            and (self.actor is None or event.actor == self.actor)
+            and (self.since is None or event.at >= self.since)
+            and (self.until is None or event.at <= self.until)
+        )
+
+    def fingerprint(self) -> tuple:
+        return tuple((key, plain(value)) for key, value in dataclasses.asdict(self).items() if value is not None)
+
+
+FEED_FILTERS = ("aggregate", "channel", "actor", "since", "until")
+
+
+def parse_feed_filter(params: dict | None) -> FeedFilter:
+    """The fleet feed's filters from query parameters; InvalidFilter names a bad one."""
+    params = {key: value for key, value in (params or {}).items() if value not in (None, "")}
+    unknown = sorted(set(params) - set(FEED_FILTERS))
+    if unknown:
+        raise InvalidFilter(f"{unknown[0]}: not a filter of the event feed; allowed: {', '.join(FEED_FILTERS)}")
+    values: dict[str, Any] = {}
+    for name, allowed in (("aggregate", AGGREGATES), ("channel", CHANNELS)):
+        if name in params:
+            if params[name] not in allowed:
+                raise InvalidFilter(f"{name}: must be one of {', '.join(allowed)}, got {params[name]!r}")
+            values[name] = params[name]
+    if "actor" in params:
+        if not isinstance(params["actor"], str) or len(params["actor"]) > 150:
+            raise InvalidFilter("actor: must be a user name of at most 150 characters")
+        values["actor"] = params["actor"]
+    for name in ("since", "until"):
+        if name in params:
+            values[name] = _parse_time(name, params[name])
+    if "since" in values and "until" in values and values["since"] > values["until"]:
+        raise InvalidFilter("since: must not be after until")
+    return FeedFilter(**values)
+
+
+def _parse_time(name: str, value: Any) -> datetime:
+    try:
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidFilter(f"{name}: must be an ISO 8601 time such as 2026-12-01T15:00:00Z, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def check_limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidFilter(f"limit: must be an integer 1..{MAX_PAGE_SIZE}, got {limit!r}")
+    return limit
+
+
+def oldest_kept(now: datetime) -> datetime:
+    return now - timedelta(days=history_days())
+
+
+class HistoryStore(ABC):
+    """Where events live: one aggregate's history by key, the fleet's feed by time."""
+
+    aggregate = "event"
+
+    @abstractmethod
+    def for_aggregate(self, aggregate: str, aggregate_id: str, limit: int = 50, cursor: str | None = None):
+        """One aggregate's events, newest first (a ``Page``)."""
+
+    @abstractmethod
+    def feed(self, filters: FeedFilter | None = None, limit: int = 50, cursor: str | None = None):
+        """Every aggregate's events, newest first (a ``Page``), read by time, never a scan."""
+
+    def sweep(self) -> int:
+        """Move events that a change left on its item and nobody moved (a crash between the
+        two steps); how many. Nothing to do where events are written directly."""
+        return 0
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+
+def feed_conditions(filters: FeedFilter) -> tuple[Condition, ...]:
+    """The filters as the cursor's fingerprint sees them: a cursor is valid only with them."""
+    return tuple(Condition(name, "eq", value) for name, value in filters.fingerprint())
+
+
+class MemoryHistoryStore(HistoryStore):
+    """Events in process memory, written under the store's one lock by the write they record."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._keys: list[str] = []  # sort keys of every event, oldest first
+        self._events: dict[str, Event] = {}
+        self._by_aggregate: dict[tuple[str, str], list[str]] = {}
+
+    def record(self, event: Event) -> None:
+        """Called with the lock held, by the write the event records."""
+        key = event.sort_key
+        bisect.insort(self._keys, key)
+        self._events[key] = event
+        bisect.insort(self._by_aggregate.setdefault((event.aggregate, event.aggregate_id), []), key)
+
+    def for_aggregate(self, aggregate: str, aggregate_id: str, limit: int = 50, cursor: str | None = None) -> Page:
+        filters = FeedFilter(aggregate=aggregate, aggregate_id=aggregate_id)
+        with self._lock:
+            keys = list(self._by_aggregate.get((aggregate, aggregate_id), ()))
+        return self._page(keys, filters, limit, cursor)
+
+    def feed(self, filters: FeedFilter | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        filters = filters or FeedFilter()
+        with self._lock:
+            keys = list(self._keys)
+        return self._page(keys, filters, limit, cursor)
+
+    def _page(self, keys: list[str], filters: FeedFilter, limit: int, cursor: str | None) -> Page:
+        check_limit(limit)
+        conditions = feed_conditions(filters)
+        start = decode_cursor(cursor, conditions, self.aggregate)
+        end = bisect.bisect_left(keys, start) if isinstance(start, str) else len(keys)
+        oldest = oldest_kept(utcnow()).isoformat()
+        found: list[Event] = []
+        for key in reversed(keys[:end]):
+            if key < oldest:
+                break
+            event = self._events[key]
+            if filters.matches(event):
+                found.append(event)
+                if len(found) > limit:
+                    break
+        next_cursor = (
+            encode_cursor(found[limit - 1].sort_key, conditions, self.aggregate) if len(found) > limit else None
+        )
+        return Page(items=found[:limit], next_cursor=next_cursor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+            self._events.clear()
+            self._by_aggregate.clear()
