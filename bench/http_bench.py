@@ -42,6 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostfactory.storage.config import TABLE_KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 # boto3 needs credentials even for a local server, which checks none.
 for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -203,9 +205,9 @@ def storage(kind: str, size: int) -> Iterator[dict[str, str]]:
     server = DynaliteServer(binary)
     server.start()
     try:
-        tables = {name: f"bench-{name}" for name in ("templates", "requests", "machines")}
+        tables = {name: f"bench-{name}" for name in TABLE_KEYS}
         repos = build_repositories(StorageConfig(type="dynamodb", host=server.endpoint, tables=tables))
-        for repo in repos.all():
+        for repo in repos.tables():
             repo.create_table()
         load(repos, build_fleet(size, seed=FLEET_SEED))
         yield {

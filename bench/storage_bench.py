@@ -22,6 +22,8 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from hostfactory.storage.config import TABLE_KEYS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 for key, value in {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -89,12 +91,12 @@ def stored(kind: str, host: str | None) -> Iterator[Repositories]:
         config = {"type": "memory"}
     else:
         suffix = uuid.uuid4().hex[:8]
-        tables = {name: f"bench-{name}-{suffix}" for name in ("templates", "requests", "machines")}
+        tables = {name: f"bench-{name}-{suffix}" for name in TABLE_KEYS}
         config = {"type": "dynamodb", "region": "us-east-1", "host": host, "tables": tables}
     with override_settings(HOSTFACTORY_STORAGE=config):
         repos = get_repositories()
         if kind != "memory":
-            for repo in repos.all():
+            for repo in repos.tables():
                 repo.create_table()
         yield repos
 

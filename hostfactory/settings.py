@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hostfactory.acting.ActingMiddleware",  # who acts, for the event history; after the session user
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -174,6 +175,7 @@ HOSTFACTORY_STORAGE = {
         "templates": env.str("DYNAMODB_TEMPLATES_TABLE", default="templates"),
         "requests": env.str("DYNAMODB_REQUESTS_TABLE", default="requests"),
         "machines": env.str("DYNAMODB_MACHINES_TABLE", default="machines"),
+        "history": env.str("DYNAMODB_HISTORY_TABLE", default="history"),
     },
     "templates_file": env.str("HOSTFACTORY_TEMPLATES_FILE", default="") or None,
 }
@@ -195,6 +197,9 @@ HOSTFACTORY_RETURN_CLAIM_SECONDS = env.float("HOSTFACTORY_RETURN_CLAIM_SECONDS",
 # claims this many before it answers, and each later poll of the return (and every provision
 # pass, without limit) claims the next, so a return of 10,000 hosts answers in seconds.
 HOSTFACTORY_RETURN_CLAIMS_PER_CALL = env.int("HOSTFACTORY_RETURN_CLAIMS_PER_CALL", default=100)
+# Days an event stays in the history (DynamoDB TTL on the history table; the memory store
+# stops showing older ones).
+HOSTFACTORY_HISTORY_DAYS = env.int("HOSTFACTORY_HISTORY_DAYS", default=90)
 HOSTFACTORY_TEMPLATES_SOURCE = env.str("HOSTFACTORY_TEMPLATES_SOURCE", default="service")
 
 # -- Metrics (docs/operations.md "Metrics") -------------------------------------------------

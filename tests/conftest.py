@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from hostfactory.storage.config import TABLE_KEYS
 from tests.support.dynalite import DynaliteServer, find_dynalite
 
 # Never reach real AWS from a test: fake credentials, and no instance-metadata look-ups.
@@ -54,7 +55,7 @@ def storage_settings(kind: str, endpoint: str | None = None) -> dict:
         "type": "dynamodb",
         "region": "us-east-1",
         "host": endpoint,
-        "tables": {name: f"test-{name}-{suffix}" for name in ("templates", "requests", "machines")},
+        "tables": {name: f"test-{name}-{suffix}" for name in TABLE_KEYS},
     }
 
 
@@ -84,10 +85,10 @@ def backend_settings(request):
         data = storage_settings(kind)
     if kind != "memory":
         repos = build_repositories(StorageConfig.from_settings(data))
-        for repo in repos.all():
+        for repo in repos.tables():
             repo.create_table()
         if kind == "dynalite":
-            request.addfinalizer(lambda: [repo.delete_table() for repo in repos.all()])
+            request.addfinalizer(lambda: [repo.delete_table() for repo in repos.tables()])
     return kind, data
 
 

@@ -7,6 +7,7 @@ shows a counter on stderr, so stdout stays clean for what the command prints.
 
 from __future__ import annotations
 
+import getpass
 from typing import Any, TextIO
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from hostfactory.errors import HostFactoryError
 from hostfactory.storage import Repositories, current_config, get_repositories
+from hostfactory.storage.history import acting
 
 MEMORY_NOTE = (
     "note: STORAGE_TYPE=memory: this command works on its own in-process store, which ends with it; "
@@ -27,14 +29,20 @@ class HostFactoryCommand(BaseCommand):
     """A command whose expected failures end as a one-line error and a non-zero exit."""
 
     from_command_line = False
+    # How the event history names the changes this command makes.
+    channel = "command"
+    command_line = ""
 
     def run_from_argv(self, argv: list[str]) -> None:
         self.from_command_line = True
+        self.command_line = " ".join(["manage.py", *argv[1:]])[:200]
         super().run_from_argv(argv)
 
     def execute(self, *args: Any, **options: Any) -> Any:
+        reason = self.command_line or f"manage.py {type(self).__module__.rsplit('.', 1)[-1]}"
         try:
-            return super().execute(*args, **options)
+            with acting(self.channel, actor=_os_user(), reason=reason):
+                return super().execute(*args, **options)
         except HostFactoryError as error:
             raise CommandError(str(error)) from error
         except ImproperlyConfigured as error:
@@ -53,6 +61,13 @@ class HostFactoryCommand(BaseCommand):
         """The one line every command ends with."""
         out = stream or self.stdout
         out.write(text, style_func=self.style.SUCCESS if out is self.stdout else str)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return "unknown"
 
 
 class Progress:

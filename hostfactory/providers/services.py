@@ -39,6 +39,7 @@ from hostfactory.fleet.machines import machine_register, machine_update_status
 from hostfactory.fleet.progress import request_machines, request_move, request_reconcile
 from hostfactory.providers.base import Launch, LaunchFailed, LaunchUnsettled, Provider
 from hostfactory.services import update_with_retry
+from hostfactory.storage import history
 from machines_app.domain import HFResult, Machine, MachineStatus, hf_acquire_result
 from machines_app.services import machine_reclaim
 from requests_app.domain import REQUEST_FIELDS, Request, RequestStatus, RequestType
@@ -127,7 +128,8 @@ def provision_run(
             _guarded(report, provision_return, repos=repos, provider=provider, request=request)
     if sync:
         try:
-            report.sync = provider.sync_machines(repos=repos)
+            with history.acting("sync", actor=history.current().who(), reason="provision pass: sync with the cloud"):
+                report.sync = provider.sync_machines(repos=repos)
         except HostFactoryError as error:
             report.errors.append(f"sync: {error}")
         except Exception as error:  # the sync is retried next pass; the steps after it still run
@@ -142,6 +144,10 @@ def provision_run(
             if request.request_type == RequestType.ACQUIRE and request.provider_data.get("final"):
                 errors = request.provider_data.get("errors", [])
                 _guarded(report, finish_short_launch, repos=repos, request=request, errors=errors)
+    try:  # events a crashed writer left on their items reach the history
+        repos.history.sweep()
+    except HostFactoryError as error:
+        report.errors.append(f"history: {error}")
     return report
 
 

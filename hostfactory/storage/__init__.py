@@ -18,6 +18,7 @@ from django.dispatch import receiver
 
 from hostfactory.storage.config import StorageConfig
 from hostfactory.storage.credentials import use_profile
+from hostfactory.storage.dynamodb_history import DynamoHistoryStore
 from hostfactory.storage.history import HistoryStore, MemoryHistoryStore
 from machines_app.repository import MachineRepository
 from machines_app.storage.dynamodb import DynamoMachineRepository
@@ -94,9 +95,15 @@ def _memory_repositories() -> Repositories:
 
 def _dynamodb_repositories(config: StorageConfig) -> Repositories:
     use_profile(config)
-    return Repositories(
-        DynamoTemplateRepository(config), DynamoRequestRepository(config), DynamoMachineRepository(config)
+    history = DynamoHistoryStore(config)
+    repos = Repositories(
+        DynamoTemplateRepository(config, history),
+        DynamoRequestRepository(config, history),
+        DynamoMachineRepository(config, history),
+        history,
     )
+    history.sources = {repo.aggregate: repo for repo in repos.all()}
+    return repos
 
 
 def reset_repositories() -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 STORAGE_TYPES = ("memory", "dynamodb")
+# Each has a DynamoDB table: the three aggregates and the event history.
+TABLE_KEYS = ("templates", "requests", "machines", "history")
 
 
 @dataclass(frozen=True)
@@ -14,9 +16,7 @@ class StorageConfig:
     region: str = "us-east-1"
     profile: str | None = None
     host: str | None = None
-    tables: dict[str, str] = field(
-        default_factory=lambda: {"templates": "templates", "requests": "requests", "machines": "machines"}
-    )
+    tables: dict[str, str] = field(default_factory=lambda: {key: key for key in TABLE_KEYS})
     templates_file: str | None = None
 
     @classmethod

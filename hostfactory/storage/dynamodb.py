@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.attributes import MapAttribute, UnicodeSetAttribute
+from pynamodb.attributes import MapAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.connection import TableConnection
 from pynamodb.connection.base import MetaTable
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition as PynamoCondition
+from pynamodb.expressions.operand import Path
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from hostfactory.domain import Aggregate
+from hostfactory.domain import Aggregate, utcnow
 from hostfactory.errors import StorageUnavailable, VersionConflict
+from hostfactory.storage import history
 from hostfactory.storage.base import Repository, T
 from hostfactory.storage.config import StorageConfig
 from hostfactory.storage.filters import Condition, equality_values, matches
@@ -49,6 +54,19 @@ TABLE_WAIT_SECONDS = 300
 BATCH_GET_LIMIT = 100
 INDEX_PAGE_SIZE = 100
 ALL_OLD = "ALL_OLD"
+ALL_NEW = "ALL_NEW"
+# A change carries its event on the item it changes, in the same write (dynalite has no
+# transactions; one item write is atomic everywhere): "hfe.<event id>" holds the event,
+# "hfo.<event id>.<field>" each changed field's value before the write (copied by the write
+# itself, so no read is needed), and "hf_pending" puts the item in the sparse pending-events
+# index. An idempotent move then copies the event to the history table and removes these.
+EVENT_PREFIX = "hfe."
+OLD_PREFIX = "hfo."
+PENDING = "hf_pending"
+DELETED = "hf_deleted"  # a deletion whose event has not moved yet: reads skip the item
+MISSING = {"S": "hf:missing"}  # the copy of a field the item did not have
+PENDING_SHARDS = 4
+PENDING_INDEX = "pending-events"
 
 
 def connection_settings(config: StorageConfig) -> dict[str, Any]:
@@ -160,7 +178,112 @@ def plain_value(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
 
-class DynamoRepository(Repository[T]):
+def pending_shard(entity_id: str) -> str:
+    return str(zlib.crc32(entity_id.encode()) % PENDING_SHARDS)
+
+
+def event_names(raw: dict) -> list[str]:
+    """The ids of the events an item holds, in the order of their writes."""
+    found = [name[len(EVENT_PREFIX) :] for name in raw if name.startswith(EVENT_PREFIX)]
+    return sorted(found, key=lambda event_id: event_version(raw, event_id))
+
+
+def event_version(raw: dict, event_id: str) -> int:
+    """The version event ``event_id``'s write made: its copy of the version before, plus one
+    (a creation says it itself)."""
+    copy = raw.get(f"{OLD_PREFIX}{event_id}.version")
+    if copy is not None and copy != MISSING:
+        return int(copy["N"]) + 1
+    return int(json.loads(raw[EVENT_PREFIX + event_id]["S"]).get("version", 1))
+
+
+def overlay_copies(raw: dict, event_id: str) -> dict:
+    """``raw`` with event ``event_id``'s copies of old values put back in their fields."""
+    overlay = dict(raw)
+    prefix = f"{OLD_PREFIX}{event_id}."
+    for name, value in raw.items():
+        if name.startswith(prefix):
+            field = name[len(prefix) :]
+            if value == MISSING:
+                overlay.pop(field, None)
+            else:
+                overlay[field] = value
+    return overlay
+
+
+def event_attribute_names(raw: dict, event_ids) -> list[str]:
+    """The attributes events ``event_ids`` occupy on an item."""
+    prefixes = tuple(f"{OLD_PREFIX}{event_id}." for event_id in event_ids)
+    wanted = {EVENT_PREFIX + event_id for event_id in event_ids}
+    return [name for name in raw if name in wanted or name.startswith(prefixes)]
+
+
+class TrackedItem(Model):
+    """The base of every aggregate's model: what the history keeps on an item (see
+    EVENT_PREFIX). Each model adds its own ``pending_index = pending_events_index()`` (an index
+    object belongs to one model)."""
+
+    hf_pending = UnicodeAttribute(null=True)
+    hf_deleted = UnicodeAttribute(null=True)
+
+
+def pending_events_index() -> GlobalSecondaryIndex:
+    return keys_index(PENDING, PENDING_INDEX)
+
+
+class DynamoTable:
+    """Creating, describing and deleting the table of ``model`` (``table_name``, ``table``)."""
+
+    model: type[Model]
+    table_name: str
+    table: TableConnection
+
+    def create_table(self, wait: bool = True) -> bool:
+        """Create the table and its indexes unless it exists; True when it was created.
+
+        With ``wait``, return once the table and every index are ACTIVE (polling every 50 ms
+        at first: PynamoDB's own wait sleeps 2 s, even on a local server that is done at once).
+        """
+        with translated_errors(self.table_name, "CreateTable"):
+            created = False
+            if not self.model.exists():
+                try:
+                    self.model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
+                    created = True
+                except PynamoDBException as error:
+                    if error_code(error)[0] != "ResourceInUseException":
+                        raise  # else created meanwhile by another process
+            if wait:
+                self.wait_until_active()
+        return created
+
+    def describe(self) -> dict:
+        with translated_errors(self.table_name, "DescribeTable"):
+            return self.table.describe_table() or {}
+
+    def wait_until_active(self, timeout: float = TABLE_WAIT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            table = self.describe()
+            statuses = [table.get("TableStatus")]
+            statuses += [index.get("IndexStatus") for index in table.get("GlobalSecondaryIndexes", [])]
+            if all(status == "ACTIVE" for status in statuses):
+                return
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    f"DynamoDB table {self.table_name!r} is not ACTIVE after {timeout:.0f} s (status: {statuses})"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def delete_table(self) -> None:
+        with translated_errors(self.table_name, "DeleteTable"):
+            if self.model.exists():
+                self.model.delete_table()
+
+
+class DynamoRepository(DynamoTable, Repository[T]):
     """Shared DynamoDB machinery; subclasses set ``build_model`` (table schema)."""
 
     table_key: str  # "templates", "requests" or "machines": which configured table
@@ -168,8 +291,9 @@ class DynamoRepository(Repository[T]):
     # indexes that serve ``indexed_fields``
     keys_indexes: dict[str, tuple[str, tuple[str, ...]]] = {}
 
-    def __init__(self, config: StorageConfig) -> None:
+    def __init__(self, config: StorageConfig, history_store: Any = None) -> None:
         self.config = config
+        self.history_store = history_store
         self.table_name = config.tables[self.table_key]
         self.model: type[Model] = self.build_model(make_meta(config, self.table_name))
         self.id_attribute = getattr(self.model, self.entity_class.id_field)
@@ -235,33 +359,77 @@ class DynamoRepository(Repository[T]):
     def _get(self, entity_id: str) -> T | None:
         with translated_errors(self.table_name, "GetItem"):
             try:
-                return self.from_item(self.model.get(entity_id, consistent_read=True))
+                item = self.model.get(entity_id, consistent_read=True)
             except self.model.DoesNotExist:
                 return None
+        return None if item.hf_deleted else self.from_item(item)
 
     def _get_many(self, entity_ids: list[str]) -> list[T]:
         found = {}
         with translated_errors(self.table_name, "BatchGetItem"):
             for item in batch_read(self.model, entity_ids):
-                found[item.attribute_values[self.entity_class.id_field]] = item
+                if not item.hf_deleted:
+                    found[item.attribute_values[self.entity_class.id_field]] = item
         return [self.from_item(found[i]) for i in entity_ids if i in found]
 
+    def _get_raw(self, entity_id: str) -> dict | None:
+        with translated_errors(self.table_name, "GetItem"):
+            return self.table.get_item(entity_id, consistent_read=True).get("Item")
+
+    def _live(self) -> PynamoCondition:
+        """The condition of every write to an aggregate: it exists and is not being deleted."""
+        return self.id_attribute.exists() & self.model.hf_deleted.does_not_exist()
+
     def _put(self, entity: T, expected_version: int) -> None:
+        if expected_version == 0:
+            self._create(entity)
+        else:
+            self._save_changes(entity, expected_version)
+
+    def _create(self, entity: T, retried: bool = False) -> None:
+        """One conditional PutItem carrying the creation's event."""
+        event_id, at = history.new_event_id(), utcnow()
+        changes = history.changes_between(None, entity)
+        attributes = {**self.to_item(entity).serialize(), **self.created_values(entity)}
+        attributes.update(self._event_attributes(entity.id, event_id, at, {"changes": changes, "version": 1}))
         with translated_errors(self.table_name, "PutItem"):
             try:
-                self.to_item(entity).save(condition=self._version_condition(expected_version))
+                self.table.put_item(entity.id, attributes=attributes, condition=self.id_attribute.does_not_exist())
             except PynamoDBException as error:
-                if is_condition_failure(error):
-                    raise VersionConflict(self._conflict_message(entity.id, expected_version)) from None
-                raise
+                if not is_condition_failure(error):
+                    raise
+                if not retried and self._finish_deletion(entity.id):
+                    return self._create(entity, retried=True)
+                raise VersionConflict(self._conflict_message(entity.id, 0)) from None
+        self._defer_move(attributes)
 
-    def _version_condition(self, expected_version: int) -> PynamoCondition:
-        """Optimistic locking, written out rather than PynamoDB's ``VersionAttribute``:
-        that attribute adds its condition to every write, but the status changes and ledger
-        writes here are single conditional UpdateItems with conditions of their own."""
-        if expected_version == 0:
-            return self.id_attribute.does_not_exist()
-        return self.model.version == expected_version
+    def _save_changes(self, entity: T, expected_version: int) -> None:
+        """A save of a stored aggregate writes the fields that changed, and their event with
+        old and new values: read first, then one UpdateItem conditional on the version read
+        (so what was read is exactly what the write replaces)."""
+        raw = self._get_raw(entity.id)
+        if raw is None or DELETED in raw or int(raw["version"]["N"]) != expected_version:
+            raise VersionConflict(self._conflict_message(entity.id, expected_version))
+        before = self.from_raw(raw)
+        changes = history.changes_between(before, entity)
+        values = self.item_values(entity)
+        changed = [name for name in self._field_names() if name in changes or name == "updated_at"]
+        actions = [self._set_or_remove(name, values.get(name)) for name in changed]
+        actions += [getattr(self.model, key).set(value) for key, value in self.derived(entity).items()]
+        deltas = {name: change for name, change in changes.items() if name in history.SET_FIELDS}
+        copied = [name for name in changed if name not in history.SET_FIELDS]
+        condition = self.model.version == expected_version
+        updated = self._tracked_update(entity.id, actions, condition, {"deltas": deltas}, copied)
+        if updated is None:
+            raise VersionConflict(self._conflict_message(entity.id, expected_version))
+
+    def _field_names(self) -> list[str]:
+        key = self.entity_class.id_field
+        return [field.name for field in dataclasses.fields(self.entity_class) if field.name != key]
+
+    def created_values(self, entity: Aggregate) -> dict[str, Any]:
+        """Raw attributes a new item starts with beside its fields (the templates' ledger)."""
+        return {}
 
     def _conflict_message(self, entity_id: str, expected_version: int) -> str:
         if expected_version == 0:
@@ -275,47 +443,184 @@ class DynamoRepository(Repository[T]):
         return self._delete_where(entity_id, self.id_attribute.exists())
 
     def _delete_where(self, entity_id: str, condition: PynamoCondition) -> T | None:
-        """One conditional DeleteItem returning what it deleted; None when the condition failed."""
-        with translated_errors(self.table_name, "DeleteItem"):
-            try:
-                data = self.table.delete_item(entity_id, condition=condition, return_values=ALL_OLD)
-            except PynamoDBException as error:
-                if is_condition_failure(error):
-                    return None
-                raise
-        return self.from_raw(data["Attributes"])
+        """A deletion in one conditional write that marks the item deleted and carries the
+        event; the move then deletes the item. None when the condition failed."""
+        actions = [self.model.hf_deleted.set(utcnow().isoformat())]
+        updated = self._tracked_update(entity_id, actions, condition, {"deleted": True}, ())
+        return updated[0] if updated else None
 
-    def _update_where(self, entity_id: str, actions: list, condition: PynamoCondition) -> tuple[T, dict] | None:
-        """One conditional UpdateItem (the version always moves); ``(before, raw before)``
-        or None when the condition failed. The caller knows what it set, so it derives the
-        after-image itself instead of reading it back."""
-        actions = [*actions, self.model.version.add(1)]
+    def _update_where(
+        self, entity_id: str, actions: list, condition: PynamoCondition, copied=(), deltas: dict | None = None
+    ) -> tuple[T, T] | None:
+        """One conditional UpdateItem carrying its event; ``(before, after)`` or None when the
+        condition failed. ``copied``: the fields the actions set (their old values go into the
+        event, copied by the write itself); ``deltas``: ``{set field: [removed, added]}``."""
+        return self._tracked_update(entity_id, actions, condition, {"deltas": deltas or {}}, copied)
+
+    def _update_returning_new(
+        self, entity_id: str, actions: list, condition: PynamoCondition, copied=(), deltas: dict | None = None
+    ) -> T | None:
+        updated = self._update_where(entity_id, actions, condition, copied, deltas)
+        return updated[1] if updated else None
+
+    def _tracked_update(
+        self, entity_id: str, actions: list, condition: PynamoCondition, record: dict, copied
+    ) -> tuple[T, T] | None:
+        """The one UpdateItem every change but a creation makes: ``actions`` plus the event
+        (``record``, and a copy of each ``copied`` field as it was), the version moved, the
+        item put in the pending-events index; ``(before, after)``, or None when ``condition``
+        failed. The event moves to the history when the unit of work ends."""
+        event_id, at = history.new_event_id(), utcnow()
+        # SET, not ADD: dynalite applies ADD before it evaluates the SET copies below, which
+        # DynamoDB evaluates on the item as it was; a SET is read the same way by both.
+        actions = [*actions, self.model.version.set(self.model.version + 1)]
+        actions += self._copy_actions(event_id, ["version", *copied])
+        values = self._event_attributes(entity_id, event_id, at, record)
+        actions += [Path([name]).set(value) for name, value in values.items()]
         with translated_errors(self.table_name, "UpdateItem"):
             try:
                 data = self.table.update_item(
-                    entity_id, actions=actions, condition=self.id_attribute.exists() & condition, return_values=ALL_OLD
+                    entity_id, actions=actions, condition=self._live() & condition, return_values=ALL_NEW
                 )
             except PynamoDBException as error:
                 if is_condition_failure(error):
                     return None
                 raise
         raw = data["Attributes"]
-        return self.from_raw(raw), raw
+        self._defer_move(raw)
+        return self._before(raw, event_id), self.from_raw(raw)
 
-    def _update_returning_new(self, entity_id: str, actions: list, condition: PynamoCondition) -> T | None:
-        """One conditional UpdateItem returning the stored aggregate (ALL_NEW); None when the
-        condition failed."""
-        item = self.model(entity_id)
+    def _copy_actions(self, event_id: str, fields) -> list:
+        """``SET hfo.<event>.<field> = if_not_exists(<field>, MISSING)``: DynamoDB evaluates the
+        right side on the item as it was before this write."""
+        return [Path([f"{OLD_PREFIX}{event_id}.{name}"]).set(Path([name]) | MISSING) for name in dict.fromkeys(fields)]
+
+    def _event_attributes(self, entity_id: str, event_id: str, at, record: dict) -> dict[str, Any]:
+        context = history.current()
+        meta = {"at": at.isoformat(), "channel": context.channel, "actor": context.who(), "reason": context.reason}
+        return {
+            EVENT_PREFIX + event_id: {"S": json.dumps({**meta, **record})},
+            PENDING: {"S": pending_shard(entity_id)},
+        }
+
+    # -- the events an item holds ---------------------------------------------------------
+
+    def _before(self, raw: dict, event_id: str) -> T:
+        """The aggregate as it was before the newest event's write."""
+        return self.from_raw(overlay_copies(raw, event_id))
+
+    def _pending_events(self, raw: dict) -> list[history.Event]:
+        """Every event an item holds, as history events (empty changes left out)."""
+        events = []
+        entity_id = raw[self.entity_class.id_field]["S"]
+        for event_id in event_names(raw):
+            record = json.loads(raw[EVENT_PREFIX + event_id]["S"])
+            version, changes = self._changes_of(raw, event_id, record)
+            meta = {key: record.get(key, "") for key in ("channel", "actor", "reason")}
+            at = datetime.fromisoformat(record["at"])
+            if changes:
+                events.append(history.Event(event_id, at, self.aggregate, entity_id, version, changes=changes, **meta))
+        return events
+
+    def _changes_of(self, raw: dict, event_id: str, record: dict) -> tuple[int, dict]:
+        """An event's version and ``{field: [old, new]}``, from the item that holds it: the
+        state after the event is the item with every later event's copies put back (newest
+        first), the state before it that with this event's own copies too."""
+        if "changes" in record:  # a creation: known whole when written
+            return int(record["version"]), record["changes"]
+        order = {name: event_version(raw, name) for name in event_names(raw)}
+        after_raw = dict(raw)
+        for later in sorted((n for n in order if order[n] > order[event_id]), key=order.get, reverse=True):
+            after_raw = overlay_copies(after_raw, later)
+        before = self.from_raw(overlay_copies(after_raw, event_id))
+        if record.get("deleted"):
+            return order[event_id], history.changes_between(before, None)
+        changes = history.changes_between(before, self.from_raw(after_raw))
+        changes.update({name: delta for name, delta in record.get("deltas", {}).items() if any(delta)})
+        return order[event_id], changes
+
+    # -- moving events to the history ------------------------------------------------------
+
+    def _defer_move(self, raw: dict) -> None:
+        """Move the events ``raw`` (an item as a write left it) holds when the unit of work
+        ends; each event is built now, while this thread knows the item as written."""
+        events = self._pending_events(raw)
+        ids = event_names(raw)
+        names = event_attribute_names(raw, ids)
+        entity_id, version = raw[self.entity_class.id_field]["S"], int(raw["version"]["N"])
+        deleting = DELETED in raw
+        clear = lambda: self._clear(entity_id, version, names, deleting)  # noqa: E731
+        history.defer_move(history.Move(self.history_store, events, clear, (self.table_name, entity_id), version))
+
+    def _move(self, entity_id: str, version: int, events: list, names: list[str], deleting: bool) -> None:
+        """Idempotent: the history's put is keyed by the event; the item's clean-up is
+        conditional on the version the events were read at."""
+        self.history_store.put_events(events)
+        self._clear(entity_id, version, names, deleting)
+
+    def _clear(self, entity_id: str, version: int, names: list[str], deleting: bool) -> None:
+        """Take moved events off their item (a deletion: delete it now), if nobody wrote it since."""
+        at_version = self.model.version == version
         with translated_errors(self.table_name, "UpdateItem"):
             try:
-                item.update(
-                    actions=[*actions, self.model.version.add(1)], condition=self.id_attribute.exists() & condition
+                if deleting:
+                    self.table.delete_item(entity_id, condition=at_version & self.model.hf_deleted.exists())
+                    return
+                removals = [Path([name]).remove() for name in names]
+                self.table.update_item(
+                    entity_id, actions=[*removals, self.model.hf_pending.remove()], condition=at_version
                 )
             except PynamoDBException as error:
-                if is_condition_failure(error):
-                    return None
-                raise
-        return self.from_item(item)
+                if not is_condition_failure(error):
+                    raise
+                if not deleting:
+                    # Written again since: remove only these events; the newer write's move
+                    # (or the next sweep) takes the index flag with its own.
+                    self._remove_attributes(entity_id, names)
+
+    def _remove_attributes(self, entity_id: str, names: list[str]) -> None:
+        with contextlib.suppress(PynamoDBException):
+            self.table.update_item(
+                entity_id, actions=[Path([name]).remove() for name in names], condition=self.id_attribute.exists()
+            )
+
+    def move_now(self, raw: dict) -> None:
+        """Move the events of ``raw`` (read consistently) at once."""
+        ids = event_names(raw)
+        if not ids:
+            return
+        version = int(raw["version"]["N"])
+        entity_id = raw[self.entity_class.id_field]["S"]
+        self._move(entity_id, version, self._pending_events(raw), event_attribute_names(raw, ids), DELETED in raw)
+
+    def sweep_item(self, entity_id: str) -> None:
+        """Move what one item holds (its history is about to be read)."""
+        raw = self._get_raw(entity_id)
+        if raw is not None and PENDING in raw:
+            self.move_now(raw)
+
+    def _finish_deletion(self, entity_id: str) -> bool:
+        """A create found the id taken: if by a deletion whose event has not moved, finish it
+        (True: the id is free now)."""
+        raw = self._get_raw(entity_id)
+        if raw is None or DELETED not in raw:
+            return False
+        self.move_now(raw)
+        return True
+
+    def sweep_pending(self) -> int:
+        """Move the events of every item in the pending-events index (written by a unit of
+        work that died before its move); how many items."""
+        moved = 0
+        index = self.model.pending_index
+        with translated_errors(self.table_name, "Query"):
+            for shard in range(PENDING_SHARDS):
+                for entry in index.query(str(shard)):
+                    raw = self._get_raw(entry.attribute_values[self.entity_class.id_field])
+                    if raw is not None and PENDING in raw:
+                        self.move_now(raw)
+                        moved += 1
+        return moved
 
     def _set_status(
         self, entity_id: str, target: StrEnum, sources: set, changes: dict, if_missing: dict
@@ -325,13 +630,8 @@ class DynamoRepository(Repository[T]):
         actions += [self._set_or_remove(key, value) for key, value in changes.items()]
         actions += [getattr(model, key).set(getattr(model, key) | value) for key, value in if_missing.items()]
         actions += [getattr(model, key).set(value) for key, value in self.derived_on_status(entity_id, target).items()]
-        moved = self._update_where(entity_id, actions, model.status.is_in(*(s.value for s in sources)))
-        if moved is None:
-            return None
-        before, _raw = moved
-        missing = {key: value for key, value in if_missing.items() if getattr(before, key) is None}
-        after = before.replace(status=target, version=before.version + 1, **changes, **missing)
-        return before, after
+        copied = ["status", *changes, *if_missing]
+        return self._update_where(entity_id, actions, model.status.is_in(*(s.value for s in sources)), copied)
 
     def _set_or_remove(self, key: str, value: Any):
         attribute = getattr(self.model, key)
@@ -356,8 +656,13 @@ class DynamoRepository(Repository[T]):
             yield from self._iter_index(indexed[0].field, indexed[0].value, conditions, start, page_size)
             return
         with translated_errors(self.table_name, "Scan"):
+            live = self.model.hf_deleted.does_not_exist()
+            extra = self.scan_filter()
             results = self.model.scan(
-                self.scan_filter(), last_evaluated_key=start, page_size=page_size, consistent_read=True
+                live if extra is None else live & extra,
+                last_evaluated_key=start,
+                page_size=page_size,
+                consistent_read=True,
             )
             for item in results:
                 entity = self.from_item(item)
@@ -400,49 +705,3 @@ class DynamoRepository(Repository[T]):
         with translated_errors(self.table_name, "Scan"), self.model.batch_write() as batch:
             for item in self.model.scan():
                 batch.delete(item)
-
-    # -- tables -----------------------------------------------------------------------
-
-    def create_table(self, wait: bool = True) -> bool:
-        """Create the table and its indexes unless it exists; True when it was created.
-
-        With ``wait``, return once the table and every index are ACTIVE (polling every 50 ms
-        at first: PynamoDB's own wait sleeps 2 s, even on a local server that is done at once).
-        """
-        with translated_errors(self.table_name, "CreateTable"):
-            created = False
-            if not self.model.exists():
-                try:
-                    self.model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
-                    created = True
-                except PynamoDBException as error:
-                    if error_code(error)[0] != "ResourceInUseException":
-                        raise  # else created meanwhile by another process
-            if wait:
-                self.wait_until_active()
-        return created
-
-    def describe(self) -> dict:
-        with translated_errors(self.table_name, "DescribeTable"):
-            return self.table.describe_table() or {}
-
-    def wait_until_active(self, timeout: float = TABLE_WAIT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        pause = 0.05
-        while True:
-            table = self.describe()
-            statuses = [table.get("TableStatus")]
-            statuses += [index.get("IndexStatus") for index in table.get("GlobalSecondaryIndexes", [])]
-            if all(status == "ACTIVE" for status in statuses):
-                return
-            if time.monotonic() > deadline:
-                raise StorageUnavailable(
-                    f"DynamoDB table {self.table_name!r} is not ACTIVE after {timeout:.0f} s (status: {statuses})"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-
-    def delete_table(self) -> None:
-        with translated_errors(self.table_name, "DeleteTable"):
-            if self.model.exists():
-                self.model.delete_table()

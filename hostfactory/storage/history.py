@@ -13,10 +13,12 @@ import bisect
 import contextlib
 import contextvars
 import dataclasses
+import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -37,7 +39,10 @@ UNTRACKED = frozenset({"version", "updated_at", "created_at"})
 # event stays small however large the set is.
 SET_FIELDS = frozenset({"machine_ids", "other_hosts"})
 DEFAULT_HISTORY_DAYS = 90
+# At most this many members of a set field in one event (an item has to fit in 400 KB).
+SET_MEMBERS_SHOWN = 1000
 MAX_PAGE_SIZE = 1000
+logger = logging.getLogger("hostfactory.storage")
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Event:
     @property
     def sort_key(self) -> str:
         """Time order, unique: where a page of history resumes."""
-        return f"{self.at.isoformat()}#{self.event_id}"
+        return f"{time_key(self.at)}#{self.event_id}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -129,24 +134,90 @@ def note_reason(reason: str) -> None:
         context.reason = reason
 
 
-def defer_move(move: Callable[[], None]) -> None:
+@dataclass(frozen=True)
+class Move:
+    """Events a write left on its item: ``store.put_events(events)``, then ``clear()`` takes
+    them off the item. Both idempotent."""
+
+    store: Any
+    events: list[Event]
+    clear: Callable[[], None]
+    item: tuple = ()  # (table, key) of the item holding the events
+    version: int = 0  # the item's version when they were read from it
+
+
+def defer_move(move: Move) -> None:
     """Run ``move`` when the current unit of work ends, or at once outside of one."""
     context = _acting.get()
     if context is None:
-        move()
+        run([move])
         return
     with context.lock:
         context.moves.append(move)
 
 
+def flush() -> None:
+    """Move now what the current unit of work left (a long-running loop ends a pass)."""
+    context = _acting.get()
+    if context is not None:
+        run_moves(context)
+
+
 def run_moves(context: Acting) -> None:
-    """Each move is idempotent and its failure leaves the event where the change put it (the
-    next sweep moves it), so one failure never stops the others or the caller."""
     with context.lock:
         moves, context.moves[:] = list(context.moves), []
+    if moves:
+        run(moves)
+
+
+def run(moves: list[Move]) -> None:
+    """The events of every move in as few batch writes as the history allows, then each
+    item's clean-up. A failure leaves the events on their items, where history reads still
+    find them and the next sweep moves them; it never fails the caller's unit of work."""
+    # A later write to an item holds every event the earlier ones left on it (nothing is
+    # cleared before the unit ends): one clean-up per item, the newest, and each event once.
+    latest: dict[tuple, Move] = {}
     for move in moves:
-        with contextlib.suppress(Exception):
-            move()
+        known = latest.get(move.item)
+        if known is None or move.version >= known.version or not move.item:
+            latest[move.item or (id(move),)] = move
+    by_store: dict[int, tuple[Any, dict[tuple, Event]]] = {}
+    for move in moves:
+        events = by_store.setdefault(id(move.store), (move.store, {}))[1]
+        events.update({(e.aggregate, e.aggregate_id, e.event_id): e for e in move.events})
+    moves = list(latest.values())
+    try:
+        for store, events in by_store.values():
+            store.put_events(list(events.values()))
+    except Exception:
+        logger.warning("moving %d events to the history failed; the next sweep moves them", len(moves), exc_info=True)
+        return
+    # Independent conditional writes, one per item: several at once (a 100-host return's).
+    for failed in _cleaners.map(_clear, moves) if len(moves) > 1 else map(_clear, moves):
+        if failed:
+            logger.warning("clearing moved events off an item failed; the next sweep does it: %s", failed)
+
+
+_cleaners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="history-move")
+
+
+def _clear(move: Move) -> str:
+    try:
+        move.clear()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+def time_key(at: datetime) -> str:
+    """A time as a fixed-width UTC string: such strings sort as the times do."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def capped(members: list) -> list:
+    if len(members) <= SET_MEMBERS_SHOWN:
+        return members
+    return [*members[:SET_MEMBERS_SHOWN], f"... and {len(members) - SET_MEMBERS_SHOWN} more"]
 
 
 def new_event_id() -> str:
@@ -189,7 +260,7 @@ def changes_between(before: Any, after: Any) -> dict[str, list]:
         if name in SET_FIELDS:
             old_set, new_set = set(old or ()), set(new or ())
             if old_set != new_set:
-                changes[name] = [sorted(old_set - new_set), sorted(new_set - old_set)]
+                changes[name] = [capped(sorted(old_set - new_set)), capped(sorted(new_set - old_set))]
             continue
         old, new = plain(old), plain(new)
         if old != new and not (old in (None, "", {}, []) and new in (None, "", {}, []) and before is None):
@@ -345,7 +416,7 @@ class MemoryHistoryStore(HistoryStore):
         conditions = feed_conditions(filters)
         start = decode_cursor(cursor, conditions, self.aggregate)
         end = bisect.bisect_left(keys, start) if isinstance(start, str) else len(keys)
-        oldest = oldest_kept(utcnow()).isoformat()
+        oldest = time_key(oldest_kept(utcnow()))
         found: list[Event] = []
         for key in reversed(keys[:end]):
             if key < oldest:

@@ -145,7 +145,7 @@ class Migration:
 
     def tables(self) -> StepReport:
         step = StepReport("tables", what="created")
-        for repo in self.repos.all():
+        for repo in self.repos.tables():
             if self.describe(repo.table_name) is None:
                 step.changed += 1
                 step.lines.append(f"create table {repo.table_name}")
@@ -157,7 +157,7 @@ class Migration:
 
     def indexes(self) -> StepReport:
         step = StepReport("indexes", what="created (a table rebuilt counts once)")
-        for repo in self.repos.all():
+        for repo in self.repos.all():  # the history table is new: created whole in step 1
             if self.describe(backup_name(repo)) is not None:
                 step.changed += self.rebuild(repo, step)  # an interrupted rebuild: finish it
                 continue

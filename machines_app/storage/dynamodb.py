@@ -13,7 +13,15 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
-from hostfactory.storage.dynamodb import DynamoRepository, batch_read, keys_index, make_meta, translated_errors
+from hostfactory.storage.dynamodb import (
+    DynamoRepository,
+    TrackedItem,
+    batch_read,
+    keys_index,
+    make_meta,
+    pending_events_index,
+    translated_errors,
+)
 from hostfactory.storage.filters import Condition, equality_values, matches
 from machines_app.domain import LIVE_STATUSES, Machine, MachineStatus
 from machines_app.repository import MachineRepository
@@ -70,7 +78,7 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
 
     @staticmethod
     def build_model(meta: type) -> type[Model]:
-        class MachineItem(Model):
+        class MachineItem(TrackedItem):
             Meta = meta
             machine_id = UnicodeAttribute(hash_key=True)
             name = UnicodeAttribute(null=True)
@@ -94,11 +102,12 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
             request_id_index = keys_index("request_id", "request-id-keys")
             return_request_id_index = keys_index("return_request_id", "return-request-id-keys")
             name_index = keys_index("name", "name-keys")
+            pending_index = pending_events_index()
 
         return MachineItem
 
-    def __init__(self, config) -> None:
-        super().__init__(config)
+    def __init__(self, config, history_store=None) -> None:
+        super().__init__(config, history_store)
 
         class NameItem(Model):
             Meta = make_meta(config, self.table_name)
@@ -194,7 +203,7 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
         every write it makes is conditional on the stored status."""
         for shard in range(STATUS_SHARDS):
             for items, _keys in self._shard_pages(f"{status.value}#{shard:02d}", None, page_size):
-                yield from (self.from_item(item) for item in items)
+                yield from (self.from_item(item) for item in items if not item.hf_deleted)
 
     def _find(self, field: str, values: Iterable[Any]) -> list[Machine]:
         if field != "status":
@@ -210,9 +219,10 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
             unclaimed |= model.return_request_id.is_in(*sorted(void_claims))
         condition = model.status.is_in(*sorted(s.value for s in LIVE_STATUSES)) & unclaimed
         actions = [model.return_request_id.set(return_request_id), model.updated_at.set(utcnow())]
-        return self._update_returning_new(machine_id, actions, condition)
+        return self._update_returning_new(machine_id, actions, condition, copied=["return_request_id"])
 
     def _unclaim(self, machine_id: str, return_request_id: str) -> Machine | None:
         model = self.model
         actions = [model.return_request_id.remove(), model.updated_at.set(utcnow())]
-        return self._update_returning_new(machine_id, actions, model.return_request_id == return_request_id)
+        held = model.return_request_id == return_request_id
+        return self._update_returning_new(machine_id, actions, held, copied=["return_request_id"])

@@ -9,7 +9,8 @@ from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
-from hostfactory.storage.dynamodb import DynamoRepository, keys_index
+from hostfactory.storage import history
+from hostfactory.storage.dynamodb import DynamoRepository, TrackedItem, keys_index, pending_events_index
 from requests_app.domain import Request, RequestType
 from requests_app.repository import RequestRepository
 
@@ -27,7 +28,7 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
 
     @staticmethod
     def build_model(meta: type) -> type[Model]:
-        class RequestItem(Model):
+        class RequestItem(TrackedItem):
             Meta = meta
             request_id = UnicodeAttribute(hash_key=True)
             request_type = UnicodeAttribute()
@@ -45,6 +46,7 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
             updated_at = UTCDateTimeAttribute(null=True)
             version = NumberAttribute()
             status_index = keys_index("status", STATUS_INDEX, "created_at", UTCDateTimeAttribute(range_key=True))
+            pending_index = pending_events_index()
 
         return RequestItem
 
@@ -54,12 +56,13 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
         condition &= ~model.machine_ids.contains(machine_id)
         condition &= model.machine_ids.does_not_exist() | (size(model.machine_ids) < model.machine_count)
         actions = [model.machine_ids.add({machine_id}), model.updated_at.set(utcnow())]
-        return self._update_returning_new(request_id, actions, condition)
+        return self._update_returning_new(request_id, actions, condition, deltas={"machine_ids": [[], [machine_id]]})
 
     def _remove_machine(self, request_id: str, machine_id: str) -> Request | None:
         model = self.model
         actions = [model.machine_ids.delete({machine_id}), model.updated_at.set(utcnow())]
-        return self._update_returning_new(request_id, actions, model.machine_ids.contains(machine_id))
+        held = model.machine_ids.contains(machine_id)
+        return self._update_returning_new(request_id, actions, held, deltas={"machine_ids": [[machine_id], []]})
 
     def _adopt_hosts(self, request_id: str, machine_ids: list[str], active: tuple, held_at_most: int) -> Request | None:
         model = self.model
@@ -68,4 +71,6 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
         condition &= model.machine_ids.does_not_exist() | (size(model.machine_ids) <= held_at_most)
         ids = set(machine_ids)
         actions = [model.machine_ids.add(ids), model.other_hosts.delete(ids), model.updated_at.set(utcnow())]
-        return self._update_returning_new(request_id, actions, condition)
+        moved = history.capped(sorted(ids))
+        deltas = {"machine_ids": [[], moved], "other_hosts": [moved, []]}
+        return self._update_returning_new(request_id, actions, condition, deltas=deltas)

@@ -1,4 +1,3 @@
-import dataclasses
 from datetime import datetime
 
 from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -6,8 +5,14 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
-from hostfactory.errors import InUse, VersionConflict
-from hostfactory.storage.dynamodb import DynamoRepository, is_condition_failure, translated_errors
+from hostfactory.errors import InUse
+from hostfactory.storage.dynamodb import (
+    DynamoRepository,
+    TrackedItem,
+    is_condition_failure,
+    pending_events_index,
+    translated_errors,
+)
 from templates_app.domain import Reservation, Template, Usage
 from templates_app.repository import TemplateRepository
 
@@ -21,7 +26,7 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
 
     @staticmethod
     def build_model(meta: type) -> type[Model]:
-        class TemplateItem(Model):
+        class TemplateItem(TrackedItem):
             Meta = meta
             template_id = UnicodeAttribute(hash_key=True)
             max_number = NumberAttribute()
@@ -39,30 +44,13 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
             used = NumberAttribute(null=True)
             reservations = MapAttribute(null=True)
             ledger_seq = NumberAttribute(null=True)
+            pending_index = pending_events_index()
 
         return TemplateItem
 
-    # A save writes the template's own fields only (UpdateItem, not PutItem), so the ledger
-    # on the same item is never overwritten by an operator's edit.
-    def _put(self, entity: Template, expected_version: int) -> None:
-        model = self.model
-        values = self.item_values(entity)
-        actions = [self._set_or_remove(key, values.get(key)) for key in self._field_names() if key != "template_id"]
-        actions += [
-            model.used.set(model.used | 0),
-            model.reservations.set(model.reservations | {}),
-            model.ledger_seq.set(model.ledger_seq | 0),
-        ]
-        with translated_errors(self.table_name, "UpdateItem"):
-            try:
-                self.table.update_item(entity.id, actions=actions, condition=self._version_condition(expected_version))
-            except PynamoDBException as error:
-                if is_condition_failure(error):
-                    raise VersionConflict(self._conflict_message(entity.id, expected_version)) from None
-                raise
-
-    def _field_names(self) -> list[str]:
-        return [field.name for field in dataclasses.fields(Template)]
+    def created_values(self, entity: Template) -> dict:
+        # The ledger starts empty; saves write the template's changed fields only, never it.
+        return {"used": {"N": "0"}, "reservations": {"M": {}}, "ledger_seq": {"N": "0"}}
 
     def _remove(self, entity_id: str):
         model = self.model
@@ -80,6 +68,7 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
                 items = list(self.model.scan(consistent_read=True))
             else:
                 items = list(self.model.batch_get(template_ids, consistent_read=True))
+        items = [item for item in items if not item.hf_deleted]
         return sorted(((self.from_item(item), _usage(item)) for item in items), key=lambda pair: pair[0].template_id)
 
     def _reserve(self, template: Template, request_id: str, count: int) -> bool:
@@ -127,7 +116,7 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
         actions = [*actions, model.ledger_seq.add(1)]
         with translated_errors(self.table_name, "UpdateItem"):
             try:
-                self.table.update_item(template_id, actions=actions, condition=model.template_id.exists() & condition)
+                self.table.update_item(template_id, actions=actions, condition=self._live() & condition)
             except PynamoDBException as error:
                 if is_condition_failure(error):
                     return False

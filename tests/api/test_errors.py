@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from hostfactory import __version__
 from hostfactory.storage import reset_repositories
+from hostfactory.storage.config import TABLE_KEYS
 
 MEMORY = pytest.mark.parametrize("backend_settings", ["memory"], indirect=True)
 
@@ -58,7 +59,7 @@ def test_an_unexpected_error_is_a_json_500_without_a_traceback(storage, operator
 
 
 def test_storage_unavailable_is_a_503(settings, operator):
-    tables = {name: f"absent-{name}" for name in ("templates", "requests", "machines")}
+    tables = {name: f"absent-{name}" for name in TABLE_KEYS}
     with mock_aws():
         settings.HOSTFACTORY_STORAGE = {"type": "dynamodb", "region": "us-east-1", "tables": tables}
         reset_repositories()

@@ -12,6 +12,7 @@ import pytest
 from hostfactory import __version__
 from hostfactory.api import health
 from hostfactory.storage import reset_repositories
+from hostfactory.storage.config import TABLE_KEYS
 from tests.support.hung import HungListener
 
 URL = "/api/v1/health/"
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.parametrize("backend_settings", ["memory"], indirect=Tr
 @contextlib.contextmanager
 def hung_dynamodb(settings):
     """The storage routed to a listener that accepts connections and never answers."""
-    tables = {name: f"hung-{name}" for name in ("templates", "requests", "machines")}
+    tables = {name: f"hung-{name}" for name in TABLE_KEYS}
     with HungListener() as dynamodb:
         settings.HOSTFACTORY_STORAGE = {
             "type": "dynamodb",

@@ -48,6 +48,7 @@ def dynamodb_environment(storage: dict, tmp_path: Path, **extra: str) -> dict[st
         DYNAMODB_REGION=storage["region"],
         DYNAMODB_HOST=storage["host"],
         DYNAMODB_TEMPLATES_TABLE=storage["tables"]["templates"],
+        DYNAMODB_HISTORY_TABLE=storage["tables"]["history"],
         DYNAMODB_REQUESTS_TABLE=storage["tables"]["requests"],
         DYNAMODB_MACHINES_TABLE=storage["tables"]["machines"],
         AWS_ACCESS_KEY_ID="testing",

@@ -29,10 +29,10 @@ def shared(dynalite_server, tmp_path):
     ``manage.py`` process that uses the same tables."""
     data = storage_settings("dynalite", dynalite_server.endpoint)
     repos = build_repositories(StorageConfig.from_settings(data))
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.create_table()
     yield repos, dynamodb_environment(data, tmp_path)
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.delete_table()
 
 
@@ -153,7 +153,7 @@ def test_setup_local_with_dynamodb_creates_the_tables_and_loads_the_samples(dyna
         assert "4 created" in done.stdout
         assert len(repos.templates.get_all()) == 4
     finally:
-        for repo in repos.all():
+        for repo in repos.tables():
             repo.delete_table()
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from hostfactory.domain import utcnow
 from hostfactory.fleet.machines import machine_update_status
+from hostfactory.storage.config import TABLE_KEYS
 from hostfactory.storage.dynamodb import DynamoRepository
 from machines_app.services import machine_reclaim
 from requests_app.domain import RequestStatus
@@ -446,7 +447,7 @@ def test_unreachable_storage_is_a_503_with_a_message(settings, plugin):
 
     from hostfactory.storage import reset_repositories
 
-    tables = {name: f"missing-{name}" for name in ("templates", "requests", "machines")}
+    tables = {name: f"missing-{name}" for name in TABLE_KEYS}
     unknown_request = {"requests": [{"requestId": "req-00000000-0000-4000-8000-000000000000"}]}
     with mock_aws():
         settings.HOSTFACTORY_STORAGE = {"type": "dynamodb", "region": "us-east-1", "tables": tables}

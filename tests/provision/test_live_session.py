@@ -18,7 +18,7 @@ import pytest
 from hostfactory.api.tokens import plugin_token_issue
 from hostfactory.providers.aws.clients import AwsClients
 from hostfactory.storage import build_repositories, reset_repositories
-from hostfactory.storage.config import StorageConfig
+from hostfactory.storage.config import TABLE_KEYS, StorageConfig
 from templates_app.services import templates_load, templates_parse
 from tests.providers.support import REGION, create_network, sample_document
 from tests.support.dynalite import free_port
@@ -43,13 +43,13 @@ def moto_server():
 def session(moto_server, live_server, transactional_db, settings, tmp_path, monkeypatch):
     """The live server on DynamoDB (the moto server), the sample templates loaded, a plugin token."""
     suffix = uuid.uuid4().hex[:10]
-    tables = {name: f"live-{name}-{suffix}" for name in ("templates", "requests", "machines")}
+    tables = {name: f"live-{name}-{suffix}" for name in TABLE_KEYS}
     storage = {"type": "dynamodb", "region": REGION, "host": moto_server, "tables": tables}
     settings.HOSTFACTORY_STORAGE = storage
     settings.HOSTFACTORY_PROVIDER = "aws"
     reset_repositories()
     repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.create_table()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     clients = AwsClients(region=REGION, session=boto3.Session(region_name=REGION))
@@ -65,6 +65,7 @@ def session(moto_server, live_server, transactional_db, settings, tmp_path, monk
         "DYNAMODB_TEMPLATES_TABLE": tables["templates"],
         "DYNAMODB_REQUESTS_TABLE": tables["requests"],
         "DYNAMODB_MACHINES_TABLE": tables["machines"],
+        "DYNAMODB_HISTORY_TABLE": tables["history"],
         "HOSTFACTORY_PROVIDER": "aws",
         "AWS_ENDPOINT_URL": moto_server,
         "AWS_REGION": REGION,

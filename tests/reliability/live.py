@@ -92,6 +92,7 @@ def server_environment(folder: Path, storage: dict[str, Any] | None = None, **ex
             DYNAMODB_TEMPLATES_TABLE=storage["tables"]["templates"],
             DYNAMODB_REQUESTS_TABLE=storage["tables"]["requests"],
             DYNAMODB_MACHINES_TABLE=storage["tables"]["machines"],
+            DYNAMODB_HISTORY_TABLE=storage["tables"]["history"],
         )
     else:
         env["STORAGE_TYPE"] = "memory"
@@ -338,7 +339,7 @@ class Stack:
 def fresh_tables(storage: dict) -> Repositories:
     """Repositories on the tables of ``storage`` (a HOSTFACTORY_STORAGE dict), created."""
     repos = build_repositories(StorageConfig.from_settings(storage))
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.create_table()
     return repos
 
@@ -351,5 +352,5 @@ def running_stack(endpoint: str, folder: Path, **extra: str) -> Iterator[Stack]:
     tokens = prepare_database(env)
     with Gunicorn(env, folder, workers=WORKERS) as server, ClientPool(server.url, tokens["plugin"], CLIENTS) as pool:
         yield Stack(repos, env, server, pool, tokens)
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.delete_table()

@@ -38,7 +38,7 @@ def big(dynalite_server, tmp_path_factory):
     tokens = prepare_database(env)
     with Gunicorn(env, folder, workers=None) as server:
         yield server, tokens["plugin"], fleets
-    for repo in repos.all():
+    for repo in repos.tables():
         with contextlib.suppress(StorageUnavailable):  # already gone
             repo.delete_table()
 

@@ -51,7 +51,7 @@ def fleet(dynalite_server, tmp_path):
     tokens = prepare_database(env)
     with Gunicorn(env, tmp_path, workers=3) as server:
         yield repos, server, tokens["operator"], requests, machines
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.delete_table()
 
 

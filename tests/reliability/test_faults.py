@@ -97,7 +97,7 @@ def test_dynamodb_stopped_mid_run_is_a_503_then_recovers_with_every_acknowledged
     acknowledged = [a.json["requestId"] for a in answers if a.status == 200]
     missing = [request_id for request_id in acknowledged if repos.requests.get_by_id(request_id) is None]
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged requests were lost: {missing[:3]}"
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.delete_table()
 
 
@@ -135,10 +135,10 @@ def on_dynalite(dynalite_server, settings):
     settings.HOSTFACTORY_STORAGE = storage_settings("dynalite", dynalite_server.endpoint)
     reset_repositories()
     repos = get_repositories()
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.create_table()
     yield repos
-    for repo in repos.all():
+    for repo in repos.tables():
         repo.delete_table()
     reset_repositories()
 

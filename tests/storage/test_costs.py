@@ -3,6 +3,8 @@ the targets of docs/storage-design.md: independent of the fleet, items read = it
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from hostfactory.fleet.machines import machine_register
@@ -14,6 +16,7 @@ from hostfactory.hostfactory_api.services import (
 )
 from hostfactory.providers.none import NoneProvider
 from hostfactory.providers.services import provision_run
+from hostfactory.storage.history import acting
 from tests.support import aggregates
 from tests.support.dynamodb_calls import count_dynamodb_calls
 
@@ -38,25 +41,33 @@ def a_fleet(repos, *, idle: int):
     return request, machines
 
 
+@contextlib.contextmanager
+def measuring(repos):
+    """Calls to every table, the event history's included, of one unit of work (an HTTP
+    request or a pass: its events move to the history when it ends)."""
+    with count_dynamodb_calls(*repos.tables()) as counted, acting("hostfactory", actor="hfplugin"):
+        yield counted
+
+
 def costs(repos, idle: int) -> dict[str, tuple[dict, int]]:
     request, machines = a_fleet(repos, idle=idle)
     measured = {}
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         request_create_acquire(repos=repos, template_id="tpl", machine_count=1)
     measured["requestMachines"] = (dict(counted.calls), counted.items_read)
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         hf_get_request_status(repos=repos, request_ids=[request.request_id])
     measured["getRequestStatus"] = (dict(counted.calls), counted.items_read)
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         hf_get_available_templates(repos=repos)
     measured["getAvailableTemplates"] = (dict(counted.calls), counted.items_read)
-    with count_dynamodb_calls(repos.machines) as counted:
+    with measuring(repos) as counted:
         repos.machines.update_status(machines[0].machine_id, "running")
     measured["status change"] = (dict(counted.calls), counted.items_read)
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         provision_run(repos=repos, provider=NoneProvider())
     measured["provision pass"] = (dict(counted.calls), counted.items_read)
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         hf_request_return_machines(repos=repos, hosts=[{"machineId": m.machine_id} for m in machines])
     measured["requestReturnMachines"] = (dict(counted.calls), counted.items_read)
     return measured
@@ -65,21 +76,24 @@ def costs(repos, idle: int) -> dict[str, tuple[dict, int]]:
 @pytest.mark.parametrize("backend_settings", ["moto", "dynalite"], indirect=True)
 def test_hot_paths_cost_what_the_design_says(repos):
     measured = costs(repos, idle=0)
-    # Read the template, reserve on it, write the request: 3 calls.
-    assert measured["requestMachines"] == ({"GetItem": 1, "UpdateItem": 1, "PutItem": 1}, 1)
+    # Read the template, reserve on it, write the request: 3 calls; then, when the unit of
+    # work ends, the request's event to the history (one batch) and off its item (one update).
+    assert measured["requestMachines"] == ({"GetItem": 1, "UpdateItem": 1 + 1, "PutItem": 1, "BatchWriteItem": 1}, 1)
     # k = 1 id: the request, then its 120 machines by id (two batches): k + ceil(m/100) calls,
     # no index read, and items read = items answered.
     assert measured["getRequestStatus"] == ({"BatchGetItem": 3}, 1 + HOSTS)
     # One read of the (small) templates table, whatever the fleet.
     assert measured["getAvailableTemplates"] == ({"Scan": 1}, 2)
-    # One conditional write: status, reason, the sharded status key and the version together.
-    assert measured["status change"] == ({"UpdateItem": 1}, 0)
+    # One conditional write: status, reason, the sharded status key, the version and the
+    # event together; then the event's move (a batch write and the item's clean-up).
+    assert measured["status change"] == ({"UpdateItem": 1 + 1, "BatchWriteItem": 1}, 0)
     # ceil(n/100) batch reads, one conditional claim per host, the request, its first status.
     # The first HOSTFACTORY_RETURN_CLAIMS_PER_CALL hosts (100) are claimed in the call, the
     # other 20 by the return's polls (tests/hostfactory_api/test_large_returns.py); then the
     # request, and its first status move.
+    # Then the 102 events in ceil(102/25) batch writes, and one clean-up per item written.
     calls, items = measured["requestReturnMachines"]
-    assert calls == {"BatchGetItem": 2, "UpdateItem": 100 + 1, "PutItem": 1}
+    assert calls == {"BatchGetItem": 2, "UpdateItem": 100 + 1 + 101, "PutItem": 1, "BatchWriteItem": 5}
     assert items == HOSTS
 
 
@@ -97,12 +111,12 @@ def costs_on_fresh_tables(backend_settings):
     from tests.conftest import storage_settings
 
     fresh = build_repositories(StorageConfig.from_settings(storage_settings("dynalite", backend_settings[1]["host"])))
-    for repo in fresh.all():
+    for repo in fresh.tables():
         repo.create_table()
     try:
         return costs(fresh, idle=0)
     finally:
-        for repo in fresh.all():
+        for repo in fresh.tables():
             repo.delete_table()
 
 
@@ -119,8 +133,10 @@ def test_a_poll_that_completes_a_request_writes_twice_and_reads_nothing_again(re
         changes = {"name": f"ip-10-0-9-{number}", "private_ip_address": f"10.0.9.{number}"}
         repos.machines.update_status(machine.machine_id, "running", changes=changes)
 
-    with count_dynamodb_calls(*repos.all()) as counted:
+    with measuring(repos) as counted:
         answer = hf_get_request_status(repos=repos, request_ids=[request.request_id])
 
     assert answer["requests"][0]["status"] == "complete"
-    assert dict(counted.calls) == {"BatchGetItem": 2, "UpdateItem": 2}
+    # The ledger release records no event (capacity is not a field of the template): one
+    # event, the request's, moved in one batch write and one clean-up.
+    assert dict(counted.calls) == {"BatchGetItem": 2, "UpdateItem": 2 + 1, "BatchWriteItem": 1}

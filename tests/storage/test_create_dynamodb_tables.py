@@ -14,8 +14,8 @@ from tests.commands.support import dynamodb_environment, manage, run_command
 from tests.conftest import storage_settings
 from tests.support.dynalite import free_port
 
-SUMMARY_NEW = "created 3 tables, 0 already existed"
-SUMMARY_AGAIN = "created 0 tables, 3 already existed"
+SUMMARY_NEW = "created 4 tables, 0 already existed"
+SUMMARY_AGAIN = "created 0 tables, 4 already existed"
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_help_says_what_it_creates_and_that_it_is_safe_to_rerun():
         assert needle in text
 
 
-def test_creates_the_three_tables_with_their_indexes_then_leaves_them_alone(moto_storage):
+def test_creates_the_four_tables_with_their_indexes_then_leaves_them_alone(moto_storage):
     first = run_command("create_dynamodb_tables", "--wait")
 
     assert SUMMARY_NEW in first.out
@@ -56,9 +56,12 @@ def test_creates_the_three_tables_with_their_indexes_then_leaves_them_alone(moto
     tables = moto_storage["tables"]
     # The v2 layout (docs/storage-design.md): no template index, narrow keys-only indexes, and
     # whole items only on the sharded status index a sync pass reads.
-    assert table_indexes(client, tables["templates"]) == {}
-    assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY"}
+    pending = {"pending-events": "KEYS_ONLY"}  # items holding events not moved to the history yet
+    assert table_indexes(client, tables["templates"]) == pending
+    assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY", **pending}
+    assert table_indexes(client, tables["history"]) == {"by-day": "ALL"}
     assert table_indexes(client, tables["machines"]) == {
+        **pending,
         "status-shard": "ALL",
         "request-id-keys": "KEYS_ONLY",
         "return-request-id-keys": "KEYS_ONLY",
@@ -78,7 +81,7 @@ def test_creates_only_the_missing_table(moto_storage):
 
     output = run_command("create_dynamodb_tables", verbosity=2)
 
-    assert "created 1 table, 2 already existed" in output.out
+    assert "created 1 table, 3 already existed" in output.out
     assert f"created: {moto_storage['tables']['requests']}" in output.out
 
 

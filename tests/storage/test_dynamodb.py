@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from hostfactory.errors import StorageUnavailable
 from hostfactory.storage import build_repositories
 from hostfactory.storage.config import StorageConfig
+from hostfactory.storage.history import acting
 from machines_app.domain import MachineStatus
 from requests_app.domain import RequestStatus, RequestType, new_request_id
 from tests.support import aggregates
@@ -124,11 +125,14 @@ def test_update_status_is_one_conditional_update_without_a_read(repos):
     request = repos.requests.save(aggregates.acquire_request())
     machine = repos.machines.save(aggregates.machine())
 
-    with count_dynamodb_calls(repos.requests, repos.machines) as counted:
+    with count_dynamodb_calls(*repos.tables()) as counted, acting("api", actor="alice"):
         assert repos.requests.update_status(request.id, "in_progress") is not None
         assert repos.machines.update_status(machine.id, "running") is not None
+        changes = dict(counted.calls)
 
-    assert dict(counted.calls) == {"UpdateItem": 2}
+    assert changes == {"UpdateItem": 2}  # each change with its event, no read
+    # When the unit of work ends: both events in one batch write, and each item's clean-up.
+    assert dict(counted.calls) == {"UpdateItem": 4, "BatchWriteItem": 1}
 
 
 @on_dynamodb
@@ -186,11 +190,12 @@ def test_tables_have_the_documented_keys_and_indexes(repos, backend_settings):
     templates, template_indexes = describe("templates")
     assert templates["KeySchema"] == [{"AttributeName": "template_id", "KeyType": "HASH"}]
     assert templates["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert template_indexes == {}  # a small table; its items carry the capacity ledger
+    pending = {"pending-events": ([("hf_pending", "HASH")], "KEYS_ONLY")}  # events not moved yet
+    assert template_indexes == pending  # a small table; its items carry the capacity ledger
 
     requests, request_indexes = describe("requests")
     assert requests["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
-    assert request_indexes == {"status-keys": ([("status", "HASH"), ("created_at", "RANGE")], "KEYS_ONLY")}
+    assert request_indexes == {"status-keys": ([("status", "HASH"), ("created_at", "RANGE")], "KEYS_ONLY"), **pending}
 
     machines, machine_indexes = describe("machines")
     assert machines["KeySchema"] == [{"AttributeName": "machine_id", "KeyType": "HASH"}]
@@ -199,12 +204,20 @@ def test_tables_have_the_documented_keys_and_indexes(repos, backend_settings):
         "request-id-keys": ([("request_id", "HASH")], "KEYS_ONLY"),
         "return-request-id-keys": ([("return_request_id", "HASH")], "KEYS_ONLY"),
         "name-keys": ([("name", "HASH")], "KEYS_ONLY"),
+        **pending,
     }
+
+    history, history_indexes = describe("history")
+    assert history["KeySchema"] == [
+        {"AttributeName": "aggregate_key", "KeyType": "HASH"},
+        {"AttributeName": "event_key", "KeyType": "RANGE"},
+    ]
+    assert history_indexes == {"by-day": ([("day", "HASH"), ("event_key", "RANGE")], "ALL")}
 
 
 @on_dynamodb
 def test_create_table_is_idempotent(repos):
-    for repo in repos.all():
+    for repo in repos.tables():
         assert repo.create_table() is False  # the fixture created them
     repos.machines.delete_table()
     assert repos.machines.create_table() is True

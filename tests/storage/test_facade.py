@@ -71,7 +71,7 @@ def test_unset_values_fall_back_to_the_documented_defaults():
 
     assert config.region == "us-east-1"
     assert config.host is None
-    assert config.tables == {"templates": "templates", "requests": "requests", "machines": "m"}
+    assert config.tables == {"templates": "templates", "requests": "requests", "machines": "m", "history": "history"}
 
 
 @pytest.mark.parametrize(

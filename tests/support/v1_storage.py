@@ -48,8 +48,8 @@ def create_v1_tables(client, tables: dict[str, str]) -> None:
                 for index, hash_key, range_key in indexes
             ],
         )
-    for table in tables.values():
-        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.1})
+    for kind in V1_LAYOUT:
+        client.get_waiter("table_exists").wait(TableName=tables[kind], WaiterConfig={"Delay": 0.1})
 
 
 def delete_tables(client, names) -> None:

@@ -16,9 +16,10 @@ def _tables(count: int) -> str:
 
 class Command(HostFactoryCommand):
     help = (
-        "Create the three DynamoDB tables of the Host Factory store (templates, requests, machines) with "
-        "their global secondary indexes, billed PAY_PER_REQUEST. Table names come from "
-        "DYNAMODB_TEMPLATES_TABLE, DYNAMODB_REQUESTS_TABLE and DYNAMODB_MACHINES_TABLE; the endpoint from "
+        "Create the four DynamoDB tables of the Host Factory store (templates, requests, machines and the "
+        "event history, with TTL on) with their global secondary indexes, billed PAY_PER_REQUEST. Table "
+        "names come from DYNAMODB_TEMPLATES_TABLE, DYNAMODB_REQUESTS_TABLE, DYNAMODB_MACHINES_TABLE and "
+        "DYNAMODB_HISTORY_TABLE; the endpoint from "
         "DYNAMODB_HOST (a local DynamoDB-compatible server) or AWS in DYNAMODB_REGION. Tables that already "
         "exist are left as they are, so running it again is safe. Needs STORAGE_TYPE=dynamodb."
     )
@@ -39,7 +40,7 @@ class Command(HostFactoryCommand):
                 "set STORAGE_TYPE=dynamodb (and DYNAMODB_HOST for a local server) to use DynamoDB"
             )
         created, existing = [], []
-        for repo in self.repositories().all():
+        for repo in self.repositories().tables():
             if repo.create_table(wait=options["wait"]):
                 created.append(repo.table_name)
                 label = "created"

@@ -13,9 +13,11 @@ from hostfactory.errors import HostFactoryError
 from hostfactory.management.base import HostFactoryCommand
 from hostfactory.providers import get_provider
 from hostfactory.providers.services import new_worker_id, provision_run
+from hostfactory.storage import history
 
 
 class Command(HostFactoryCommand):
+    channel = "provisioner"
     help = (
         "Do the cloud work of HOSTFACTORY_PROVIDER=aws outside Host Factory's calls: launch pending acquire "
         "requests with their template's providerApi (RunInstances, EC2Fleet, SpotFleet, ASG) and record the "
@@ -67,6 +69,8 @@ class Command(HostFactoryCommand):
                 raise
             self.stderr.write(f"pass failed, retried next interval: {error}", style_func=self.style.ERROR)
             return
+        finally:
+            history.flush()  # a pass is a unit of work: its events reach the history now
         for line in report.lines():
             self.stdout.write(line)
         self.summary(report.summary())

@@ -13,6 +13,7 @@ from hostfactory.providers.aws.sync import EC2_BATCH_LIMIT, machines_sync
 
 
 class Command(HostFactoryCommand):
+    channel = "sync"
     help = (
         "Reconcile every live machine with EC2: DescribeInstances on the machines' instance ids (in "
         "batches, every page followed) updates status, IPs, name (private DNS name), instance type and "
