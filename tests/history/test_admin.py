@@ -158,3 +158,27 @@ def test_recent_actions_show_only_what_the_user_may_view(fleet, client, django_u
     found = recent(client)
     assert fleet.machine.machine_id in found
     assert "tpl-hist" not in found and fleet.request.request_id not in found
+
+
+def test_a_requests_host_set_shows_what_was_removed_and_added(fleet, admin_client):
+    page = history_page(admin_client, "request", fleet.request.request_id)
+    [launched] = [row for row in rows(page) if 'data-field="machine_ids"' in row]  # the one launch
+    assert (
+        f'<span class="removed">\N{MINUS SIGN} -</span> <span class="added">+ {fleet.machine.machine_id}</span>'
+        in launched
+    )
+
+
+def test_storage_down_is_a_503_page_in_the_admins_look(fleet, admin_client, storage, monkeypatch):
+    from hostfactory.errors import StorageUnavailable
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("DynamoDB did not answer in time")
+
+    monkeypatch.setattr(type(storage.history), "for_aggregate", down)
+    response = admin_client.get(admin_url("template", "history", "tpl-hist"))
+    assert response.status_code == 503 and "DynamoDB did not answer in time" in response.content.decode()
+    monkeypatch.setattr(type(storage.history), "feed", down)
+    index = admin_client.get("/admin/")
+    assert index.status_code == 200  # the rest of the index still shows
+    assert "History unavailable: DynamoDB did not answer in time" in index.content.decode()

@@ -278,3 +278,16 @@ def test_the_feed_shows_only_what_the_user_may_view(fleet, anonymous, db):
 
 def test_a_viewer_reads_the_feed(fleet, viewer):
     assert feed(viewer).status_code == 200 and feed(viewer).json()["results"]
+
+
+def test_storage_down_is_a_json_503_for_the_history_and_the_feed(fleet, operator, storage, monkeypatch):
+    from hostfactory.errors import StorageUnavailable
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("DynamoDB did not answer in time")
+
+    monkeypatch.setattr(type(storage.history), "for_aggregate", down)
+    monkeypatch.setattr(type(storage.history), "feed", down)
+    for response in (history(operator, "machine", fleet.machine.machine_id), feed(operator)):
+        assert response.status_code == 503
+        assert response.json() == {"detail": "DynamoDB did not answer in time", "code": "storage_unavailable"}
