@@ -232,7 +232,7 @@ class MachineAdmin(RepositoryModelAdmin):
                 repos=repos, machine_id=machine_id, status=status, changes={"status_reason": reason}
             ),
             done_as=f"Set status {status.value} on",
-            log_as=f"Changed status to {status.value}.",
+            reason=f"Changed status to {status.value}.",
         )
         return None
 
@@ -247,6 +247,6 @@ class MachineAdmin(RepositoryModelAdmin):
             queryset,
             lambda machine_id: machine_reclaim(repos=repos, machine_id=machine_id),
             done_as="Asked Host Factory to return",
-            log_as="Asked Host Factory to return it.",
+            reason="Asked Host Factory to return it.",
         )
         return None

@@ -43,6 +43,7 @@ from machines_app.services import machine_reclaim, machine_reclaim_clear
         summary="Change some fields of a machine", request=MachineUpdateSerializer, examples=EXAMPLES["partial_update"]
     ),
     destroy=extend_schema(summary="Delete a machine", responses={204: None}),
+    history=extend_schema(summary="A machine's history: who changed what", examples=EXAMPLES["history"]),
 )
 class MachineViewSet(RepositoryViewSet):
     """Machines: the hosts launched for acquire requests."""

@@ -170,6 +170,6 @@ class RequestAdmin(RepositoryModelAdmin):
             queryset,
             lambda request_id: request_cancel(repos=repos, request_id=request_id, message=message),
             done_as="Cancelled",
-            log_as="Cancelled.",
+            reason="Cancelled.",
         )
         return None

@@ -48,6 +48,7 @@ END_PERMISSION = "requests_app.cancel_request"
     destroy=extend_schema(
         summary="Delete a finished request", description="409 `in_use` while it is active.", responses={204: None}
     ),
+    history=extend_schema(summary="A request's history: who changed what", examples=EXAMPLES["history"]),
 )
 class RequestViewSet(RepositoryViewSet):
     """Requests: Host Factory's calls for hosts (acquire) and to give hosts back (return)."""

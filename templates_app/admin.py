@@ -141,5 +141,5 @@ class TemplateAdmin(RepositoryModelAdmin):
             queryset,
             lambda template_id: template_set_enabled(repos=repos, template_id=template_id, enabled=enabled),
             done_as="Enabled" if enabled else "Disabled",
-            log_as="Enabled." if enabled else "Disabled.",
+            reason="Enabled." if enabled else "Disabled.",
         )

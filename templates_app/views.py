@@ -41,6 +41,7 @@ from templates_app.services import template_create, template_delete, template_up
         description="409 `in_use` while an active request or a live machine uses it: disable it instead.",
         responses={204: None},
     ),
+    history=extend_schema(summary="A template's history: who changed what", examples=EXAMPLES["history"]),
 )
 class TemplateViewSet(RepositoryViewSet):
     """Templates: the capacity classes Host Factory may ask hosts of."""

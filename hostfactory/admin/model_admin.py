@@ -22,25 +22,29 @@ from django.contrib import admin, messages
 from django.contrib.admin import actions as django_actions
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import model_ngettext
+from django.contrib.admin.utils import model_ngettext, quote, unquote
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from hostfactory.admin.changelist import RepositoryChangeList
 from hostfactory.admin.display import admin_link, aggregate_field, aggregate_link, change_url
 from hostfactory.admin.forms import AggregateForm, anchor_instance
+from hostfactory.admin.history import history_rows
 from hostfactory.admin.queryset import AggregateQuerySet
 from hostfactory.domain import Aggregate
 from hostfactory.errors import HostFactoryError, InUse, InvalidFilter, NotFound, StorageUnavailable, VersionConflict
 from hostfactory.storage import get_repositories
 from hostfactory.storage.base import Page, Repository
 from hostfactory.storage.filters import matches
+from hostfactory.storage.history import note_reason
 
 FILTER_SAMPLE = 100  # templates read to offer filter choices: one short page, never the table
 
@@ -236,7 +240,7 @@ class RepositoryModelAdmin(admin.ModelAdmin):
         try:
             return self.rendered(request, super().delete_view, object_id, extra_context)
         except (InUse, NotFound) as error:
-            # Raised inside the admin's transaction, so its deletion log entry is gone too.
+            # Refused by the service: nothing was deleted, so no event was recorded.
             messages.error(request, f"Not deleted: {error}")
             if isinstance(error, NotFound):
                 return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
@@ -265,7 +269,6 @@ class RepositoryModelAdmin(admin.ModelAdmin):
             refused_as="Not deleted",
         )
         if deleted:
-            self.log_deletions(request, deleted)
             self.report_done(request, "Deleted", deleted)
 
     # -- actions --------------------------------------------------------------------------
@@ -349,12 +352,11 @@ class RepositoryModelAdmin(admin.ModelAdmin):
         change: Callable[[str], Aggregate],
         *,
         done_as: str,
-        log_as: str,
+        reason: str,
     ) -> None:
-        """An action changing each selected aggregate: logged in each one's history."""
+        """An action changing each selected aggregate; ``reason`` is what each one's event says."""
+        note_reason(reason)
         changed = self.change_each(request, queryset, change)
-        for obj in changed:
-            self.log_change(request, obj, log_as)
         if changed:
             self.report_done(request, done_as, changed)
 
@@ -364,13 +366,62 @@ class RepositoryModelAdmin(admin.ModelAdmin):
             request, f"{verb} {len(objs)} {model_ngettext(self.opts, len(objs))}: {names}.", messages.SUCCESS
         )
 
+    # -- history --------------------------------------------------------------------------
+    # Every write of an aggregate records its event in the repositories (who, through what,
+    # each field's old and new value), whatever the channel; Django's LogEntry, in another
+    # store and for admin edits only, would be a second, partial history.
+
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> None:
+        """No LogEntry: the repository recorded the event."""
+
+    def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> None:
+        """No LogEntry: the repository recorded the event."""
+
+    def log_deletions(self, request: HttpRequest, queryset: Iterable[models.Model]) -> None:
+        """No LogEntry: the repository recorded the event."""
+
     # -- errors ---------------------------------------------------------------------------
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return self.rendered(request, super().changelist_view, extra_context)
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
-        return self.rendered(request, super().history_view, object_id, extra_context)
+        return self.rendered(request, self.event_history_view, unquote(object_id), extra_context)
+
+    def event_history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None) -> HttpResponse:
+        """The object's events, newest first, a page at a time (``?cursor=``), from the same
+        storage as the object; a deleted object's history still shows."""
+        obj = self.get_object(request, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        cursor = request.GET.get("cursor") or None
+        here = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_history", args=[quote(object_id)])
+        try:
+            page = self.repository().history(object_id, limit=self.list_per_page, cursor=cursor)
+        except InvalidFilter as error:  # a cursor edited by hand, or of another object
+            messages.error(request, str(error))
+            return HttpResponseRedirect(here)
+        if obj is None and not page.items:
+            name = capfirst(self.opts.verbose_name)
+            messages.warning(request, f"{name} {object_id} does not exist and has no history.")
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        object_url = change_url(self.model, object_id) if obj is not None else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change history: {object_id}",
+            "subtitle": None,
+            "rows": history_rows(page.items, object_url),
+            "next_url": f"{here}?{urlencode({'cursor': page.next_cursor})}" if page.next_cursor else None,
+            "first_url": here if cursor else None,
+            "module_name": str(capfirst(self.opts.verbose_name_plural)),
+            "object": obj,
+            "object_id": object_id,
+            "object_url": object_url,
+            "opts": self.opts,
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/hostfactory/object_history.html", context)
 
     def rendered(self, request: HttpRequest, view: Callable[..., HttpResponse], *args: Any) -> HttpResponse:
         """Run and render a view, so a storage outage (even one met while rendering) is a

@@ -230,6 +230,67 @@ STATUS_REPORT = {
     "launch_time": "2024-12-19T14:52:51Z",
 }
 
+# -- the event history: who changed what --------------------------------------------------
+
+
+def event_json(aggregate: str, aggregate_id: str, **fields: Any) -> dict[str, Any]:
+    """One event as the REST API shows it."""
+    return {
+        "event_id": "5b0e9c4d2a7f4e18",
+        "at": UPDATED,
+        "aggregate": aggregate,
+        "aggregate_id": aggregate_id,
+        "version": 2,
+        "channel": "api",
+        "actor": "operator",
+        "reason": "",
+        "changes": {},
+        **fields,
+    }
+
+
+TEMPLATE_EVENT = event_json("template", SPOT_ID, channel="admin", actor="olga", changes={"max_number": [10, 20]})
+REQUEST_EVENT = event_json(
+    "request",
+    PENDING_ID,
+    at=CREATED,
+    version=1,
+    channel="hostfactory",
+    actor="hostfactory-plugin",
+    reason="requestMachines",
+    changes={
+        "request_type": [None, "acquire"],
+        "template_id": [None, ONDEMAND_ID],
+        "machine_count": [None, 2],
+        "status": [None, "pending"],
+        "requested_by": [None, "hostfactory-plugin"],
+        "deadline": [None, "2024-12-19T15:51:40Z"],
+    },
+)
+MACHINE_EVENT = event_json(  # a provisioner's status report: the host runs
+    "machine",
+    KEPT_HOSTS[0][0],
+    channel="api",
+    actor="provisioner",
+    changes={
+        "status": ["pending", "running"],
+        "name": ["", KEPT_HOSTS[0][1]],
+        "private_ip_address": [None, KEPT_HOSTS[0][2]],
+        "launch_time": [None, iso(KEPT_HOSTS[0][3])],
+    },
+)
+SYNC_EVENT = event_json(  # sync_machines finds a host the cloud took back
+    "machine",
+    KEPT_HOSTS[1][0],
+    at="2024-12-19T15:12:04Z",
+    version=4,
+    channel="sync",
+    actor="",
+    reason="sync_machines",
+    changes={"status": ["running", "terminated"], "status_reason": ["", "Server.SpotInstanceTermination"]},
+)
+EVENTS = {"feed": [example("The latest change in the fleet", SYNC_EVENT)]}
+
 TEMPLATES = {
     "list": [example("A page of templates", SPOT_TEMPLATE)],
     "retrieve": [example("Spot-Template-VM", SPOT_TEMPLATE)],
@@ -261,6 +322,7 @@ TEMPLATES = {
         example("One CPU, x86", {"attributes": {"ncpus": "1", "type": ["String", "X86_64"]}}, request=True),
         example("Found", SPOT_TEMPLATE),
     ],
+    "history": [example("Its latest change", TEMPLATE_EVENT)],
 }
 REQUESTS = {
     "list": [example("A page of requests", RETURN_REQUEST)],
@@ -294,6 +356,7 @@ REQUESTS = {
         ),
     ],
     "machines": [example("The hosts of an acquire request", KEPT_MACHINE)],
+    "history": [example("Made by requestMachines", REQUEST_EVENT)],
 }
 MACHINES = {
     "list": [example("A page of machines", RETURNED_MACHINE)],
@@ -342,6 +405,7 @@ MACHINES = {
         example("Noticed", machine_json(KEPT_HOSTS[0], reclaim_at="2024-12-19T15:10:00Z", version=3)),
     ],
     "reclaim_withdrawn": [example("Withdrawn", machine_json(KEPT_HOSTS[0], version=4))],
+    "history": [example("It runs", MACHINE_EVENT)],
 }
 ROOT = [
     example(
@@ -352,6 +416,7 @@ ROOT = [
                 "templates": "/api/v1/templates/",
                 "requests": "/api/v1/requests/",
                 "machines": "/api/v1/machines/",
+                "events": "/api/v1/events/",
                 "getAvailableTemplates": "/api/v1/hostfactory/getAvailableTemplates",
                 "requestMachines": "/api/v1/hostfactory/requestMachines",
                 "requestReturnMachines": "/api/v1/hostfactory/requestReturnMachines",

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from hostfactory.api.viewsets import PageQuerySerializer
+from hostfactory.api.pagination import PageQuerySerializer
 from hostfactory.domain import FieldRule
 from hostfactory.storage.filters import Filter, FilterSpec, parse_bool, parse_datetime, parse_int
 

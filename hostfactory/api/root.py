@@ -17,6 +17,7 @@ LINKS = {
     "templates": "template-list",
     "requests": "request-list",
     "machines": "machine-list",
+    "events": "event-list",
     "getAvailableTemplates": "hf-get-available-templates",
     "requestMachines": "hf-request-machines",
     "requestReturnMachines": "hf-request-return-machines",

@@ -8,44 +8,24 @@ the path parameter).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db import models
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from hostfactory.api.pagination import DEFAULT_PAGE_SIZE, RepositoryCursorPagination
+from hostfactory.api.events import EventSerializer
+from hostfactory.api.pagination import ListQuery, PageQuerySerializer, RepositoryCursorPagination, page_query
 from hostfactory.api.permissions import AggregatePermission
 from hostfactory.domain import Aggregate
-from hostfactory.errors import InvalidFilter, NotFound, VersionConflict
+from hostfactory.errors import NotFound, VersionConflict
 from hostfactory.storage import Repositories, get_repositories
-from hostfactory.storage.base import MAX_PAGE_SIZE, Repository
-
-
-class PageQuerySerializer(serializers.Serializer):
-    """``cursor`` and ``limit``; each resource's filter serializer adds its filters."""
-
-    cursor = serializers.CharField(
-        required=False, max_length=4096, help_text="Opaque cursor from a previous page's `next` link."
-    )
-    limit = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_PAGE_SIZE,
-        default=DEFAULT_PAGE_SIZE,
-        help_text=f"Items per page, 1..{MAX_PAGE_SIZE}.",
-    )
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    filters: dict[str, Any]
-    limit: int
-    cursor: str | None
+from hostfactory.storage.base import Repository
 
 
 class RepositoryViewSet(GenericViewSet):
@@ -124,17 +104,7 @@ class RepositoryViewSet(GenericViewSet):
             raise ValidationError({name: [rule] for name in refused})
 
     def list_query(self, request: Request) -> ListQuery:
-        """The validated query string; an unknown parameter is an error, not silently ignored."""
-        serializer = self.filter_serializer_class(data=request.query_params)
-        unknown = sorted(set(request.query_params) - set(serializer.fields))
-        if unknown:
-            allowed = ", ".join(sorted(serializer.fields))
-            raise InvalidFilter(f"unknown query parameter {', '.join(unknown)}; allowed: {allowed}")
-        serializer.is_valid(raise_exception=True)
-        filters = dict(serializer.validated_data)
-        limit = filters.pop("limit", DEFAULT_PAGE_SIZE)
-        cursor = filters.pop("cursor", None)
-        return ListQuery(filters=filters, limit=limit, cursor=cursor)
+        return page_query(request, self.filter_serializer_class)
 
     def list(self, request: Request) -> Response:
         query = self.list_query(request)
@@ -143,3 +113,23 @@ class RepositoryViewSet(GenericViewSet):
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
         return self.output(self.get_object())
+
+    @extend_schema(
+        description="Every change of it, newest first, through any channel (admin, api, hostfactory, command, "
+        "provisioner, sync, system): when, who, why and each field's old and new value. A deleted one's "
+        "history still answers; 404 when it neither exists nor has events.",
+        parameters=[PageQuerySerializer],
+        responses=EventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], serializer_class=EventSerializer)
+    def history(self, request: Request, **kwargs: Any) -> Response:
+        entity_id = self.kwargs[self.lookup_field]
+        query = page_query(request, PageQuerySerializer)
+        missing = NotFound(f"{self.repository.aggregate} {entity_id!r} does not exist and has no history")
+        if not self.id_pattern.match(entity_id):
+            raise missing
+        page = self.repository.history(entity_id, limit=query.limit, cursor=query.cursor)
+        # No event (one stored before the history began, or a mistyped id): does it exist?
+        if not page.items and query.cursor is None and not self.repository.exists(entity_id):
+            raise missing
+        return self.paginator.response(request, page, self.get_serializer(page.items, many=True).data)

@@ -10,10 +10,9 @@ from django.urls import reverse
 
 from hostfactory.admin import display
 from hostfactory.admin.dashboard import CACHE_SECONDS, LATE_SHARE, NEAR_DEADLINE_SHARE, fleet_counts
+from hostfactory.admin.history import recent_rows
+from hostfactory.anchors import ANCHORS, view_permission
 from hostfactory.errors import StorageUnavailable
-from machines_app.models import Machine
-from requests_app.models import Request
-from templates_app.models import Template
 
 register = template.Library()
 
@@ -29,9 +28,6 @@ def console_duration(value: timedelta) -> str:
     return display.display_duration(value)
 
 
-ANCHORS = {"template": Template, "request": Request, "machine": Machine}
-
-
 @register.simple_tag
 def console_link(kind: str, object_id: str | None) -> str:
     """A link to the page of the template, request or machine ``object_id``."""
@@ -42,7 +38,7 @@ def console_link(kind: str, object_id: str | None) -> str:
 def fleet_dashboard(context: template.Context) -> dict[str, Any]:
     """The triage panels, each linking to its list; only the panels the user may view."""
     user = context["request"].user
-    shown = {kind: user.has_perm(f"{kind}s_app.view_{kind}") for kind in ("template", "request", "machine")}
+    shown = {kind: user.has_perm(view_permission(kind)) for kind in ANCHORS}
     if not any(shown.values()):
         return {"shown": False}
     try:
@@ -65,3 +61,12 @@ def fleet_dashboard(context: template.Context) -> dict[str, Any]:
         "late_percent": int(LATE_SHARE * 100),
         "near_percent": int(NEAR_DEADLINE_SHARE * 100),
     }
+
+
+@register.inclusion_tag("admin/hostfactory/recent_changes.html", takes_context=True)
+def recent_changes(context: template.Context) -> dict[str, Any]:
+    """The index's "Recent actions": the latest events the user may view."""
+    try:
+        return {"rows": recent_rows(context["request"].user)}
+    except StorageUnavailable as error:
+        return {"error": str(error)}

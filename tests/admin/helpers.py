@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.urls import reverse
+
+from hostfactory.storage import get_repositories
+from hostfactory.storage.history import Event
 
 MODELS = {"template": "templates_app_template", "request": "requests_app_request", "machine": "machines_app_machine"}
 
@@ -46,9 +47,18 @@ def form_errors(response) -> dict[str, list[str]]:
     return {field or "__all__": [str(e) for e in errors] for field, errors in form.errors.items()}
 
 
-def log_entries(model, object_id: str) -> list[LogEntry]:
-    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    return list(LogEntry.objects.filter(content_type=content_type, object_id=object_id).order_by("action_time", "pk"))
+def events_of(kind: str, object_id: str) -> list[Event]:
+    """The object's events in its history, newest first."""
+    return getattr(get_repositories(), f"{kind}s").history(object_id, limit=1000).items
+
+
+def newest_event(kind: str, object_id: str) -> Event:
+    return events_of(kind, object_id)[0]
+
+
+def is_deletion(event: Event) -> bool:
+    old, new = event.changes[f"{event.aggregate}_id"]
+    return old is not None and new is None
 
 
 def action(name: str, *ids: str, **extra: Any) -> dict[str, Any]:

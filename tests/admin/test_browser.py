@@ -2,7 +2,7 @@
 driven by Playwright against pytest-django's live server, on the memory backend (the live
 server runs in a thread of this process, so it shares the test's data).
 
-Screenshots of the index, the lists and the confirmation page go to
+Screenshots of the index, the lists, a History page and the confirmation page go to
 test-artifacts/admin-screenshots/ (gitignored).
 Outside CI a missing browser skips the test with the reason; in CI (CI=true) it fails.
 """
@@ -140,6 +140,40 @@ def test_operator_edits_a_template_and_terminates_a_machine(fleet, live_server, 
     assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.PARTIAL
     assert re.search(r"/admin/requests_app/request/req-[0-9a-f-]+/change/", page.url)
     assert page.csp_violations == [], page.csp_violations  # the whole session ran under the Content-Security-Policy
+
+
+def test_a_history_page_shows_who_changed_what(fleet, live_server, browser_user, chromium_page):
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = chromium_page
+    log_in(page, live_server.url)
+    page.goto(live_server.url + admin_url("template", "change", "tpl-a"))
+    page.fill("#id_max_number", "7")
+    page.fill("#id_description", "general purpose, smaller")
+    page.click("input[name=_save]")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("was changed successfully")
+
+    # From the object's page to its History: the edit first, each field's old and new value.
+    page.goto(live_server.url + admin_url("template", "change", "tpl-a"))
+    page.click("a.historylink")
+    newest = page.locator("table.event-history tbody tr").first
+    expect(newest.locator("li[data-field=max_number] .old")).to_have_text("10")
+    expect(newest.locator("li[data-field=max_number] .new")).to_have_text("7")
+    expect(newest.locator("li[data-field=description] .new")).to_have_text("general purpose, smaller")
+    expect(newest.locator("th.at")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+    expect(page.locator("table.event-history tbody tr").last.locator("li[data-field=template_id] .new")).to_have_text(
+        "tpl-a"
+    )
+    page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
+
+    # The index's Recent actions: the same event, linking back to the template's page.
+    page.goto(live_server.url + "/admin/")
+    recent = page.locator("#recent-actions-module li").first
+    expect(recent).to_contain_text("max_number")
+    recent.locator("a").click()
+    expect(page.locator("#id_max_number")).to_have_value("7")
+    assert page.csp_violations == [], page.csp_violations
 
 
 def one_line_ids(page) -> list[dict]:

@@ -4,9 +4,8 @@ IP / name changes, and the actions; on memory and DynamoDB (moto)."""
 from __future__ import annotations
 
 from machines_app.domain import MachineStatus
-from machines_app.models import Machine as MachineAnchor
 from requests_app.domain import RequestStatus
-from tests.admin.helpers import action, admin_url, form_errors, log_entries, messages_of, submitted
+from tests.admin.helpers import action, admin_url, form_errors, messages_of, newest_event, submitted
 from tests.support import aggregates
 
 
@@ -56,8 +55,14 @@ def test_change_status_ips_and_name_reconciles_the_request(fleet, operator_clien
         "54.0.0.2",
     )
     assert fleet.repos.requests.get_by_id(fleet.active.request_id).status == RequestStatus.COMPLETE
-    [entry] = log_entries(MachineAnchor, fleet.pending.machine_id)
-    assert entry.get_change_message() == "Changed Status, Name, Private IP address and Public IP address."
+    event = newest_event("machine", fleet.pending.machine_id)
+    assert event.changes == {
+        "status": ["pending", "running"],
+        "name": ["", "ip-10-0-0-2.ec2.internal"],
+        "private_ip_address": [None, "10.0.0.2"],
+        "public_ip_address": [None, "54.0.0.2"],
+    }
+    assert event.channel == "admin"
 
 
 def test_bad_machine_edits_are_form_errors(fleet, operator_client):
@@ -90,9 +95,9 @@ def test_mark_terminated_reconciles_the_request(fleet, operator_client):
     )
     request = fleet.repos.requests.get_by_id(fleet.active.request_id)
     assert request.status == RequestStatus.PARTIAL and request.message == "1 of 2 machines started; the others failed."
-    assert [entry.get_change_message() for entry in log_entries(MachineAnchor, fleet.pending.machine_id)] == [
-        "Changed status to terminated."
-    ]
+    event = newest_event("machine", fleet.pending.machine_id)
+    assert event.changes["status"] == ["pending", "terminated"]
+    assert (event.channel, event.reason) == ("admin", "Changed status to terminated.")
 
 
 def test_set_status_action_takes_the_chosen_status(fleet, operator_client):

@@ -3,11 +3,8 @@ status changes under the transition rules, cancel; on memory and DynamoDB (moto)
 
 from __future__ import annotations
 
-from django.contrib.admin.models import CHANGE, DELETION
-
 from requests_app.domain import RequestStatus
-from requests_app.models import Request as RequestAnchor
-from tests.admin.helpers import action, admin_url, form_errors, log_entries, messages_of, submitted
+from tests.admin.helpers import action, admin_url, form_errors, is_deletion, messages_of, newest_event, submitted
 from tests.support import aggregates
 
 
@@ -58,9 +55,9 @@ def test_status_change_within_the_rules(fleet, operator_client, operator):
     stored = fleet.repos.requests.get_by_id(fleet.active.request_id)
     assert (stored.status, stored.message) == (RequestStatus.FAILED, "Gave up.")
     assert stored.completed_at is not None
-    [entry] = log_entries(RequestAnchor, fleet.active.request_id)
-    assert entry.action_flag == CHANGE and entry.user == operator
-    assert entry.get_change_message() == "Changed Status and Message."
+    event = newest_event("request", fleet.active.request_id)
+    assert event.changes["status"] == ["in_progress", "failed"] and event.changes["message"][1] == "Gave up."
+    assert (event.channel, event.actor) == ("admin", operator.username)
     page = operator_client.get(url).content.decode()
     assert '<div class="readonly">complete_with_error</div>' in page
 
@@ -72,7 +69,7 @@ def test_a_status_move_the_rules_forbid_is_a_form_error(fleet, operator_client):
     [error] = form_errors(response)["status"]
     assert "cannot move from 'complete' to 'pending'" in error and "none (terminal status)" in error
     assert fleet.repos.requests.get_by_id(fleet.finished.request_id) == fleet.finished
-    assert log_entries(RequestAnchor, fleet.finished.request_id) == []
+    assert newest_event("request", fleet.finished.request_id).version == fleet.finished.version  # no event
 
 
 def test_message_only_change_and_a_stale_one(fleet, operator_client):
@@ -91,7 +88,7 @@ def test_a_finished_request_keeps_its_message(fleet, operator_client):
     assert refused.status_code == 200
     assert "'complete', a final status" in str(form_errors(refused))
     assert fleet.repos.requests.get_by_id(fleet.finished.request_id) == fleet.finished
-    assert log_entries(RequestAnchor, fleet.finished.request_id) == []
+    assert newest_event("request", fleet.finished.request_id).version == fleet.finished.version  # no event
 
 
 def test_cancel_action(fleet, operator_client, operator):
@@ -105,9 +102,9 @@ def test_cancel_action(fleet, operator_client, operator):
     found = messages_of(response)
     assert f"Cancelled 1 request: {fleet.active.request_id}." in found
     assert any(text.startswith(f"Not changed: request {fleet.finished.request_id}: cannot move") for text in found)
-    assert [entry.get_change_message() for entry in log_entries(RequestAnchor, fleet.active.request_id)] == [
-        "Cancelled."
-    ]
+    event = newest_event("request", fleet.active.request_id)
+    assert event.changes["status"] == ["in_progress", "cancelled"]
+    assert (event.channel, event.actor, event.reason) == ("admin", operator.username, "Cancelled.")
 
 
 def test_requests_are_not_added_here_and_only_finished_ones_deleted(fleet, superuser_client):
@@ -118,7 +115,7 @@ def test_requests_are_not_added_here_and_only_finished_ones_deleted(fleet, super
     deleted = superuser_client.post(admin_url("request", "delete", fleet.finished.request_id), {"post": "yes"})
     assert deleted.status_code == 302
     assert fleet.repos.requests.get_by_id(fleet.finished.request_id) is None
-    assert [entry.action_flag for entry in log_entries(RequestAnchor, fleet.finished.request_id)] == [DELETION]
+    assert is_deletion(newest_event("request", fleet.finished.request_id))
 
 
 def test_the_request_page_links_to_its_machines_in_the_list(fleet, operator_client):
