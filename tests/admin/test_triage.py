@@ -149,7 +149,7 @@ def test_the_panels_cost_grows_with_what_they_show_not_the_fleet(fleet, viewer_c
 
     def cost():
         cache.clear()
-        with count_dynamodb_calls(*storage.all()) as calls:
+        with count_dynamodb_calls(*storage.tables()) as calls:
             viewer_client.get("/admin/")
         return calls
 
@@ -165,7 +165,10 @@ def test_the_panels_cost_grows_with_what_they_show_not_the_fleet(fleet, viewer_c
         ],
     )
     quiet = cost()
-    assert (quiet.calls["Query"], quiet.calls["Scan"]) == (before.calls["Query"], before.calls["Scan"])
+    # Recent actions walks the history's months back until it has its 10 events (at most 4
+    # for 90 days): with more events it stops sooner, never later.
+    assert quiet.calls["Query"] <= before.calls["Query"] <= quiet.calls["Query"] + 3
+    assert quiet.calls["Scan"] == before.calls["Scan"]
     assert quiet.items_read <= before.items_read + 4  # the new template, request (and its index key)
     # One lost machine more: one item more read for it, and it is shown.
     aggregates.store_machine(

@@ -59,7 +59,7 @@ def test_creates_the_four_tables_with_their_indexes_then_leaves_them_alone(moto_
     pending = {"pending-events": "KEYS_ONLY"}  # items holding events not moved to the history yet
     assert table_indexes(client, tables["templates"]) == pending
     assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY", **pending}
-    assert table_indexes(client, tables["history"]) == {"by-day": "ALL"}
+    assert table_indexes(client, tables["history"]) == {"by-month": "ALL"}
     assert table_indexes(client, tables["machines"]) == {
         **pending,
         "status-shard": "ALL",

@@ -212,7 +212,7 @@ def test_tables_have_the_documented_keys_and_indexes(repos, backend_settings):
         {"AttributeName": "aggregate_key", "KeyType": "HASH"},
         {"AttributeName": "event_key", "KeyType": "RANGE"},
     ]
-    assert history_indexes == {"by-day": ([("day", "HASH"), ("event_key", "RANGE")], "ALL")}
+    assert history_indexes == {"by-month": ([("month", "HASH"), ("event_key", "RANGE")], "ALL")}
 
 
 @on_dynamodb
