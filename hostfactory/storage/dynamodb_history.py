@@ -175,7 +175,7 @@ class DynamoHistoryStore(DynamoTable, HistoryStore):
                 filter_condition=condition,
                 scan_index_forward=False,
                 last_evaluated_key=key,
-                page_size=max(want, 25),
+                page_size=want,
             )
 
     def _page(self, items: list[Model], limit: int, conditions, feed: bool = False) -> Page:
