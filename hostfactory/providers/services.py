@@ -36,6 +36,7 @@ from hostfactory.domain import utcnow
 from hostfactory.errors import HostFactoryError, InvalidTransition, RequestClosed, VersionConflict
 from hostfactory.fleet.capacity import capacity_sweep
 from hostfactory.fleet.machines import machine_register, machine_update_status
+from hostfactory.fleet.passes import machine_counts, record_pass, request_counts
 from hostfactory.fleet.progress import request_machines, request_move, request_reconcile
 from hostfactory.providers.base import Launch, LaunchFailed, LaunchUnsettled, Provider
 from hostfactory.services import update_with_retry
@@ -123,7 +124,8 @@ def provision_run(
             _guarded(report, provision_stop, repos=repos, provider=provider, request=request)
         else:
             _guarded(report, provision_follow, repos=repos, provider=provider, request=request)
-    for request in repos.requests.get_active_requests():
+    active = repos.requests.get_active_requests()
+    for request in active:
         if request.request_type == RequestType.RETURN:
             _guarded(report, provision_return, repos=repos, provider=provider, request=request)
     if sync:
@@ -148,7 +150,18 @@ def provision_run(
         repos.history.sweep()
     except HostFactoryError as error:
         report.errors.append(f"history: {error}")
+    _record(repos, report, active)
     return report
+
+
+def _record(repos: Repositories, report: ProvisionReport, active: list) -> None:
+    """The pass's record (its counts are what it read: the live fleet only with a sync)."""
+    sync = report.sync
+    machines = machine_counts(sync.live, sync.changes) if getattr(sync, "live", None) is not None else {}
+    try:
+        record_pass(repos, "provision", errors=len(report.errors), machines=machines, requests=request_counts(active))
+    except HostFactoryError as error:
+        report.errors.append(f"pass record: {error}")
 
 
 def _guarded(report: ProvisionReport, step, **kwargs) -> None:

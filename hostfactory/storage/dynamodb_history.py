@@ -34,10 +34,12 @@ from hostfactory.storage.history import (
     Event,
     FeedFilter,
     HistoryStore,
+    PassRecord,
     check_limit,
     feed_conditions,
     history_days,
     oldest_kept,
+    pass_bucket,
     time_key,
 )
 
@@ -70,10 +72,25 @@ def build_model(meta: type) -> type[Model]:
     return HistoryItem
 
 
+def build_pass_model(meta: type) -> type[Model]:
+    """A pass record in the same table: key "pass#<name>" and its 10-minute bucket, or
+    "pass-ok#<name>" and "last" for the last successful one. No ``month``: not in the feed."""
+
+    class PassItem(Model):
+        Meta = meta
+        aggregate_key = UnicodeAttribute(hash_key=True)
+        event_key = UnicodeAttribute(range_key=True)
+        record = UnicodeAttribute()  # JSON
+        expires_at = NumberAttribute()
+
+    return PassItem
+
+
 class DynamoHistoryStore(DynamoTable, HistoryStore):
     def __init__(self, config: StorageConfig) -> None:
         self.table_name = config.tables["history"]
         self.model = build_model(make_meta(config, self.table_name))
+        self.pass_model = build_pass_model(make_meta(config, self.table_name))
         self.table = TableConnection(self.table_name, **connection_settings(config))
         # aggregate -> its repository: whose items may hold events not moved yet
         self.sources: dict[str, Any] = {}
@@ -93,6 +110,30 @@ class DynamoHistoryStore(DynamoTable, HistoryStore):
             if error_code(error)[0] not in ("UnknownOperationException", "ValidationException"):
                 raise unavailable(error, self.table_name, "UpdateTimeToLive") from error
             logger.warning("%s: this server has no TTL; expired events are hidden, not deleted", self.table_name)
+
+    def record_pass(self, record: PassRecord) -> None:
+        data = json.dumps(record.as_json())
+        expires = int((record.at + timedelta(days=history_days())).timestamp())
+        keys = [(f"pass#{record.name}", pass_bucket(record.at))]
+        if record.ok:
+            keys.append((f"pass-ok#{record.name}", "last"))
+        with translated_errors(self.table_name, "PutItem"):
+            for key, bucket in keys:
+                self.pass_model(key, bucket, record=data, expires_at=expires).save()
+
+    def last_pass(self, name: str) -> PassRecord | None:
+        with translated_errors(self.table_name, "GetItem"):
+            try:
+                item = self.pass_model.get(f"pass-ok#{name}", "last", consistent_read=True)
+            except self.pass_model.DoesNotExist:
+                return None
+        return PassRecord.from_json(json.loads(item.record))
+
+    def passes(self, name: str, since) -> list[PassRecord]:
+        with translated_errors(self.table_name, "Query"):
+            items = self.pass_model.query(f"pass#{name}", self.pass_model.event_key >= pass_bucket(since))
+            records = [PassRecord.from_json(json.loads(item.record)) for item in items]
+        return [record for record in records if record.at >= since]
 
     def put_events(self, events: list[Event]) -> None:
         """Idempotent: an event's key is its own; a second put writes the same item."""

@@ -356,10 +356,59 @@ def oldest_kept(now: datetime) -> datetime:
     return now - timedelta(days=history_days())
 
 
+PASSES = ("provision", "sync")
+# A pass record per pass kind and 10 minutes (the last pass in it): a day is 144 records,
+# what the console's 24-hour chart reads, however often passes run.
+PASS_BUCKET_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """One provision or sync pass: when it ended, whether every step succeeded, and what it
+    counted (live machines by status and template, active requests by status and type)."""
+
+    name: str
+    at: datetime
+    ok: bool
+    machines: dict[str, dict[str, int]] = field(default_factory=dict)  # status -> template -> n
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)  # status -> type -> n
+    errors: int = 0
+
+    @property
+    def live(self) -> int:
+        return sum(n for by_template in self.machines.values() for n in by_template.values())
+
+    def as_json(self) -> dict:
+        return {**dataclasses.asdict(self), "at": self.at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> PassRecord:
+        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
+
+
+def pass_bucket(at: datetime) -> str:
+    stamp = int(at.timestamp()) // PASS_BUCKET_SECONDS * PASS_BUCKET_SECONDS
+    return time_key(datetime.fromtimestamp(stamp, UTC))
+
+
 class HistoryStore(ABC):
-    """Where events live: one aggregate's history by key, the fleet's feed by time."""
+    """Where events live: one aggregate's history by key, the fleet's feed by time; and the
+    records of the provision and sync passes."""
 
     aggregate = "event"
+
+    @abstractmethod
+    def record_pass(self, record: PassRecord) -> None:
+        """Keep ``record`` (the newest of its 10 minutes), and, when it succeeded, as the
+        last successful pass of its kind."""
+
+    @abstractmethod
+    def last_pass(self, name: str) -> PassRecord | None:
+        """The last successful pass of kind ``name``: one key read."""
+
+    @abstractmethod
+    def passes(self, name: str, since: datetime) -> list[PassRecord]:
+        """Pass records of kind ``name`` since ``since``, oldest first (one per 10 minutes)."""
 
     @abstractmethod
     def for_aggregate(self, aggregate: str, aggregate_id: str, limit: int = 50, cursor: str | None = None):
@@ -391,6 +440,23 @@ class MemoryHistoryStore(HistoryStore):
         self._keys: list[str] = []  # sort keys of every event, oldest first
         self._events: dict[str, Event] = {}
         self._by_aggregate: dict[tuple[str, str], list[str]] = {}
+        self._passes: dict[str, dict[str, PassRecord]] = {}
+        self._last_ok: dict[str, PassRecord] = {}
+
+    def record_pass(self, record: PassRecord) -> None:
+        with self._lock:
+            self._passes.setdefault(record.name, {})[pass_bucket(record.at)] = record
+            if record.ok:
+                self._last_ok[record.name] = record
+
+    def last_pass(self, name: str) -> PassRecord | None:
+        with self._lock:
+            return self._last_ok.get(name)
+
+    def passes(self, name: str, since: datetime) -> list[PassRecord]:
+        with self._lock:
+            records = dict(self._passes.get(name, {}))
+        return [records[key] for key in sorted(records) if records[key].at >= since]
 
     def record(self, event: Event) -> None:
         """Called with the lock held, by the write the event records."""
@@ -436,3 +502,5 @@ class MemoryHistoryStore(HistoryStore):
             self._keys.clear()
             self._events.clear()
             self._by_aggregate.clear()
+            self._passes.clear()
+            self._last_ok.clear()

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from hostfactory.fleet.passes import machine_counts, record_pass
 from hostfactory.management.base import HostFactoryCommand, parse_positive
 from hostfactory.providers.aws.clients import ec2_client
 from hostfactory.providers.aws.sync import EC2_BATCH_LIMIT, machines_sync
@@ -42,14 +43,18 @@ class Command(HostFactoryCommand):
         batch_size = parse_positive("--batch-size", options["batch_size"], EC2_BATCH_LIMIT)
         ec2 = ec2_client(region=region, max_attempts=settings.HOSTFACTORY_AWS_MAX_ATTEMPTS)
         progress = self.progress("syncing machines")
+        repos = self.repositories()
         report = machines_sync(
-            repos=self.repositories(),
+            repos=repos,
             ec2=ec2,
             dry_run=options["dry_run"],
             batch_size=batch_size,
             progress=progress,
         )
         progress.finish()
+        if not options["dry_run"]:  # a pass that ran to its end: its record, and the history's sweep
+            repos.history.sweep()
+            record_pass(repos, "sync", errors=0, machines=machine_counts(report.live, report.changes), requests={})
         would = "would change " if options["dry_run"] else ""
         for change in report.changes:
             self.stdout.write(f"{would}machine {change.describe()}")
