@@ -14,7 +14,8 @@ from hostfactory.groups import OPERATORS
 from machines_app.domain import Machine
 from requests_app.domain import Request
 from templates_app.domain import Template
-from tests.api.fixtures import add_acquire, add_template, anonymous, launch, operator, viewer  # noqa: F401
+from tests.api.fixtures import add_acquire, add_template, anonymous, launch, operator, plugin, viewer  # noqa: F401
+from tests.providers.fixtures import aws, calls, cloud, network, provider  # noqa: F401
 
 
 @dataclass
