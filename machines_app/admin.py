@@ -97,7 +97,10 @@ class MachineAdmin(RepositoryModelAdmin):
     # request_id and return_request_id show once a request's page links here.
     list_filter = sidebar_filters(MACHINE_FILTERS, template_id=template_options)
     search_fields = ("machine_id", "name")
-    search_help_text = "Exact machine ids (instance ids) or host names, separated by spaces."
+    search_help_text = (
+        "The start of instance ids, host names or private IP addresses (e.g. i-0abc, ip-10-0-3, 10.0.3), "
+        "separated by spaces."
+    )
     actions = ("set_status", "mark_terminated", "reclaim")
 
     shown_fields = (
@@ -161,14 +164,6 @@ class MachineAdmin(RepositoryModelAdmin):
 
     def get_aggregates(self, ids: list[str]) -> list[Machine]:
         return self.repository().get_by_instance_ids(ids)
-
-    def search_aggregates(self, term: str) -> list[Machine]:
-        """Each word as an instance id (one batch read) and as a host name (name index)."""
-        words = list(dict.fromkeys(term.split()))
-        found = {machine.machine_id: machine for machine in self.repository().get_by_instance_ids(words)}
-        for word in words:
-            found.update((machine.machine_id, machine) for machine in self.repository().get_by_name(word))
-        return list(found.values())
 
     def summary(self, machine: Machine) -> str:
         return ", ".join(filter(None, (machine.name, machine.status.value, machine.template_id)))

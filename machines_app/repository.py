@@ -19,6 +19,7 @@ class MachineRepository(Repository[Machine]):
     entity_class = Machine
     filter_spec = MACHINE_FILTERS
     indexed_fields = ("request_id", "return_request_id", "status", "name")
+    search_fields = ("machine_id", "name", "private_ip_address")
     status_machine = MACHINE_TRANSITIONS
     status_enum = MachineStatus
 

@@ -71,7 +71,7 @@ class RequestAdmin(RepositoryModelAdmin):
     )
     list_filter = sidebar_filters(REQUEST_FILTERS, template_id=template_options)
     search_fields = ("request_id",)
-    search_help_text = "Exact request id (req-... or ret-...)."
+    search_help_text = "The start of request ids (e.g. req-3f2a or ret-), separated by spaces."
     actions = ("cancel",)
 
     shown_fields = ("request_type", "machine_count", "status", "message", "requested_by", "deadline", "completed_at")

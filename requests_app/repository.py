@@ -23,6 +23,7 @@ class RequestRepository(Repository[Request]):
     entity_class = Request
     filter_spec = REQUEST_FILTERS
     indexed_fields = ("status",)
+    search_fields = ("request_id",)
     status_machine = REQUEST_TRANSITIONS
     status_enum = RequestStatus
 

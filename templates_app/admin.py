@@ -54,7 +54,7 @@ class TemplateAdmin(RepositoryModelAdmin):
     )
     list_filter = sidebar_filters(TEMPLATE_FILTERS, provider_type=provider_type_options)
     search_fields = ("template_id",)
-    search_help_text = "Exact template id."
+    search_help_text = "The start of template ids (e.g. Spot), separated by spaces."
     actions = ("enable", "disable")
 
     enabled = aggregate_field("enabled", boolean=True)

@@ -17,6 +17,7 @@ class TemplateRepository(Repository[Template]):
     filter_spec = TEMPLATE_FILTERS
     # The templates table is small (tens of templates): no index; finders page through it.
     indexed_fields = ()
+    search_fields = ("template_id",)
 
     @logged
     def find_by_attributes(self, attributes: dict[str, Any]) -> list[Template]:

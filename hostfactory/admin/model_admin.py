@@ -119,9 +119,12 @@ class RepositoryModelAdmin(admin.ModelAdmin):
     # -- per aggregate (subclasses) -------------------------------------------------------
 
     def search_aggregates(self, term: str) -> list[Aggregate]:
-        """What the search box finds: by default the aggregate whose id is ``term``."""
-        found = self.repository().get_by_id(term)
-        return [found] if found else []
+        """What the search box finds: for each word, the aggregates whose searched fields
+        (the repository's ``search_fields``) start with it, through an index."""
+        found: dict[str, Aggregate] = {}
+        for word in dict.fromkeys(term.split()[:10]):
+            found.update((aggregate.id, aggregate) for aggregate in self.repository().search(word[:100], limit=100))
+        return list(found.values())
 
     def get_aggregates(self, ids: list[str]) -> list[Aggregate]:
         """The stored aggregates among ``ids`` (a page of selected rows at most)."""

@@ -127,6 +127,8 @@ class Repository(ABC, Generic[T]):
     indexed_fields: ClassVar[tuple[str, ...]] = ()
     status_machine: ClassVar[StatusMachine | None] = None
     status_enum: ClassVar[type[StrEnum] | None] = None
+    # What the console's search box matches by prefix.
+    search_fields: ClassVar[tuple[str, ...]] = ()
 
     # -- public interface -------------------------------------------------------------
 
@@ -193,6 +195,19 @@ class Repository(ABC, Generic[T]):
         return self._remove(entity_id)
 
     @logged
+    def search(self, prefix: str, limit: int = 50) -> list[T]:
+        """Aggregates whose ``search_fields`` (the id; a machine's host name and private IP
+        address too) start with ``prefix``, by id, at most ``limit``: index queries on
+        DynamoDB (docs/storage-design.md "Prefix search"), then consistent reads."""
+        if not isinstance(prefix, str) or not 1 <= len(prefix.strip()) <= 100:
+            raise InvalidFilter(f"search: must be 1-100 characters, got {prefix!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidFilter(f"limit: must be an integer 1..{MAX_PAGE_SIZE}, got {limit!r}")
+        prefix = prefix.strip()
+        found = [e for e in self._search(prefix, limit) if any(starts_with(e, f, prefix) for f in self.search_fields)]
+        return sorted(found, key=lambda entity: entity.id)[:limit]
+
+    @logged
     def history(self, entity_id: str, limit: int = 50, cursor: str | None = None) -> Page:
         """The events of one aggregate (deleted ones too), newest first: one key lookup."""
         return self.history_store.for_aggregate(self.aggregate, str(entity_id), limit, cursor)
@@ -206,6 +221,7 @@ class Repository(ABC, Generic[T]):
     adelete = async_twin()
     aremove = async_twin()
     ahistory = async_twin()
+    asearch = async_twin()
 
     # -- shared helpers for the apps' finders ---------------------------------------------
 
@@ -273,8 +289,17 @@ class Repository(ABC, Generic[T]):
         missing or the status is not a source."""
 
     @abstractmethod
+    def _search(self, prefix: str, limit: int) -> list[T]:
+        """Candidates for ``search`` (at least every match among the first ``limit``)."""
+
+    @abstractmethod
     def clear(self) -> None:
         """Remove everything (tests and demos)."""
+
+
+def starts_with(entity: Aggregate, field: str, prefix: str) -> bool:
+    value = getattr(entity, field)
+    return isinstance(value, str) and value.startswith(prefix)
 
 
 def _non_negative(name: str, value: Any, default: int) -> int:

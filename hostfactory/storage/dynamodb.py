@@ -67,6 +67,10 @@ DELETED = "hf_deleted"  # a deletion whose event has not moved yet: reads skip t
 MISSING = {"S": "hf:missing"}  # the copy of a field the item did not have
 PENDING_SHARDS = 4
 PENDING_INDEX = "pending-events"
+# Prefix search: keys-only indexes whose range key is the searched field, under a hash key
+# spread over a few shards, so "begins_with" is an index query per shard (never a scan).
+SEARCH_SHARD = "search_shard"
+SEARCH_SHARDS = 4
 
 
 def connection_settings(config: StorageConfig) -> dict[str, Any]:
@@ -229,6 +233,14 @@ class TrackedItem(Model):
 
 def pending_events_index() -> GlobalSecondaryIndex:
     return keys_index(PENDING, PENDING_INDEX)
+
+
+def search_index(field: str, name: str) -> GlobalSecondaryIndex:
+    return keys_index(SEARCH_SHARD, name, field, UnicodeAttribute(range_key=True))
+
+
+def search_shard(entity_id: str) -> str:
+    return str(zlib.crc32(entity_id.encode()) % SEARCH_SHARDS)
 
 
 class DynamoTable:
@@ -637,6 +649,22 @@ class DynamoRepository(DynamoTable, Repository[T]):
         attribute = getattr(self.model, key)
         value = plain_value(value)
         return attribute.remove() if value is None else attribute.set(value)
+
+    # field -> the model's attribute holding its search index (see SEARCH_SHARD)
+    search_indexes: dict[str, str] = {}
+
+    def _search(self, prefix: str, limit: int) -> list[T]:
+        """Per searched field and shard, the first ``limit`` index keys after ``prefix``;
+        then the items themselves, read consistently (``search`` keeps those that match)."""
+        ids: set[str] = set()
+        key = self.entity_class.id_field
+        with translated_errors(self.table_name, "Query"):
+            for field, index_name in self.search_indexes.items():
+                index, attribute = getattr(self.model, index_name), getattr(self.model, field)
+                for shard in range(SEARCH_SHARDS):
+                    entries = index.query(str(shard), attribute.startswith(prefix), limit=limit, page_size=limit)
+                    ids.update(entry.attribute_values[key] for entry in entries)
+        return self._get_many(sorted(ids))
 
     def scan_filter(self) -> PynamoCondition | None:
         """What keeps a scan to the aggregates' items (a table may hold helper items)."""

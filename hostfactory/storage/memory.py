@@ -14,7 +14,7 @@ from typing import Any
 
 from hostfactory.domain import Aggregate, utcnow
 from hostfactory.errors import VersionConflict
-from hostfactory.storage.base import Repository, T
+from hostfactory.storage.base import Repository, T, starts_with
 from hostfactory.storage.filters import Condition, equality_values, matches
 from hostfactory.storage.history import MemoryHistoryStore, changes_between, make_event
 
@@ -175,6 +175,11 @@ class MemoryRepository(Repository[T]):
             if current is None or not condition(current):
                 return None
             return self._update(current, **changes)
+
+    def _search(self, prefix: str, limit: int) -> list[T]:
+        with self._lock:
+            found = [e for e in self._items.values() if any(starts_with(e, f, prefix) for f in self.search_fields)]
+        return [detached(entity) for entity in found]
 
     def clear(self) -> None:
         with self._lock:

@@ -43,6 +43,7 @@ from hostfactory.storage.dynamodb import (
     TABLE_WAIT_SECONDS,
     DynamoRepository,
     error_code,
+    search_shard,
     unavailable,
 )
 from machines_app.storage.dynamodb import is_name_item, name_key, status_shard
@@ -253,7 +254,7 @@ class Migration:
     # -- 3. machines --------------------------------------------------------------------
 
     def machines(self) -> StepReport:
-        step = StepReport("machines", what="given status_shard")
+        step = StepReport("machines", what="given status_shard and search_shard")
         repo = self.repos.machines
         if self.describe(repo.table_name) is None:
             return step
@@ -271,7 +272,7 @@ class Migration:
                     if owner in item:
                         self.machines_of.setdefault(item[owner]["S"], set()).add(machine_id)
                 shard = status_shard(machine_id, status)
-                if item.get("status_shard", {}).get("S") != shard:
+                if item.get("status_shard", {}).get("S") != shard or "search_shard" not in item:
                     if self.dry_run or self.set_shard(repo.table_name, machine_id, status, shard):
                         step.changed += 1
                     else:
@@ -297,16 +298,20 @@ class Migration:
         return self.update_if(
             TableName=table,
             Key={"machine_id": {"S": machine_id}},
-            UpdateExpression="SET status_shard = :shard",
+            UpdateExpression="SET status_shard = :shard, search_shard = :search",
             ConditionExpression="#status = :status",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":shard": {"S": shard}, ":status": {"S": status}},
+            ExpressionAttributeValues={
+                ":shard": {"S": shard},
+                ":status": {"S": status},
+                ":search": {"S": search_shard(machine_id)},
+            },
         )
 
     # -- 4. requests ------------------------------------------------------------------
 
     def requests(self) -> StepReport:
-        step = StepReport("requests", what="given machine_ids")
+        step = StepReport("requests", what="given machine_ids and search_shard")
         repo = self.repos.requests
         if self.describe(repo.table_name) is None:
             return step
@@ -314,17 +319,23 @@ class Migration:
             for item in page:
                 request_id = item["request_id"]["S"]
                 missing = self.machines_of.get(request_id, set()) - set(item.get("machine_ids", {}).get("SS", []))
-                if not missing:
+                if not missing and "search_shard" in item:
                     continue
                 step.changed += 1
-                if not self.dry_run:
-                    self.client.update_item(
-                        TableName=repo.table_name,
-                        Key={"request_id": {"S": request_id}},
-                        UpdateExpression="ADD machine_ids :ids",
-                        ConditionExpression="attribute_exists(request_id)",
-                        ExpressionAttributeValues={":ids": {"SS": sorted(missing)}},
-                    )
+                if self.dry_run:
+                    continue
+                values = {":search": {"S": search_shard(request_id)}}
+                update = "SET search_shard = :search"
+                if missing:
+                    update += " ADD machine_ids :ids"
+                    values[":ids"] = {"SS": sorted(missing)}
+                self.client.update_item(
+                    TableName=repo.table_name,
+                    Key={"request_id": {"S": request_id}},
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_exists(request_id)",
+                    ExpressionAttributeValues=values,
+                )
         return step
 
     # -- 5. ledger --------------------------------------------------------------------

@@ -20,6 +20,8 @@ from hostfactory.storage.dynamodb import (
     keys_index,
     make_meta,
     pending_events_index,
+    search_index,
+    search_shard,
     translated_errors,
 )
 from hostfactory.storage.filters import Condition, equality_values, matches
@@ -103,6 +105,10 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
             return_request_id_index = keys_index("return_request_id", "return-request-id-keys")
             name_index = keys_index("name", "name-keys")
             pending_index = pending_events_index()
+            search_shard = UnicodeAttribute(null=True)
+            id_search = search_index("machine_id", "search-id")
+            name_search = search_index("name", "search-name")
+            ip_search = search_index("private_ip_address", "search-ip")
 
         return MachineItem
 
@@ -152,8 +158,13 @@ class DynamoMachineRepository(DynamoRepository, MachineRepository):
         found = {name: [m for m in candidates if m.name == name] for name, candidates in found.items()}
         return {name: candidates for name, candidates in found.items() if candidates}
 
+    search_indexes = {"machine_id": "id_search", "name": "name_search", "private_ip_address": "ip_search"}
+
     def derived(self, entity: Machine) -> dict[str, Any]:
-        return {"status_shard": status_shard(entity.machine_id, entity.status)}
+        return {
+            "status_shard": status_shard(entity.machine_id, entity.status),
+            "search_shard": search_shard(entity.machine_id),
+        }
 
     def derived_on_status(self, entity_id: str, target: MachineStatus) -> dict[str, Any]:
         return {"status_shard": status_shard(entity_id, target)}

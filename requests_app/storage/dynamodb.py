@@ -10,7 +10,14 @@ from pynamodb.models import Model
 
 from hostfactory.domain import utcnow
 from hostfactory.storage import history
-from hostfactory.storage.dynamodb import DynamoRepository, TrackedItem, keys_index, pending_events_index
+from hostfactory.storage.dynamodb import (
+    DynamoRepository,
+    TrackedItem,
+    keys_index,
+    pending_events_index,
+    search_index,
+    search_shard,
+)
 from requests_app.domain import Request, RequestType
 from requests_app.repository import RequestRepository
 
@@ -47,8 +54,15 @@ class DynamoRequestRepository(DynamoRepository, RequestRepository):
             version = NumberAttribute()
             status_index = keys_index("status", STATUS_INDEX, "created_at", UTCDateTimeAttribute(range_key=True))
             pending_index = pending_events_index()
+            search_shard = UnicodeAttribute(null=True)
+            id_search = search_index("request_id", "search-id")
 
         return RequestItem
+
+    search_indexes = {"request_id": "id_search"}
+
+    def derived(self, entity: Request) -> dict:
+        return {"search_shard": search_shard(entity.request_id)}
 
     def _add_machine(self, request_id: str, machine_id: str, active: tuple) -> Request | None:
         model = self.model

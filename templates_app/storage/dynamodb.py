@@ -48,6 +48,12 @@ class DynamoTemplateRepository(DynamoRepository, TemplateRepository):
 
         return TemplateItem
 
+    def _search(self, prefix: str, limit: int) -> list[Template]:
+        # A small table (one item per template): a filtered scan, as every template list is.
+        with translated_errors(self.table_name, "Scan"):
+            items = self.model.scan(self.model.template_id.startswith(prefix), consistent_read=True)
+            return [self.from_item(item) for item in items if not item.hf_deleted]
+
     def created_values(self, entity: Template) -> dict:
         # The ledger starts empty; saves write the template's changed fields only, never it.
         return {"used": {"N": "0"}, "reservations": {"M": {}}, "ledger_seq": {"N": "0"}}

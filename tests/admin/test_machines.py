@@ -26,7 +26,7 @@ def test_list_filters_and_the_link_to_the_request(fleet, operator_client):
     assert listed_ids(by_request) == [fleet.running.machine_id]
 
 
-def test_search_by_machine_id_or_name(fleet, operator_client):
+def test_search_by_the_start_of_machine_id_name_or_ip_address(fleet, operator_client):
     assert listed_ids(operator_client.get(admin_url("machine"), {"q": fleet.pending.machine_id})) == [
         fleet.pending.machine_id
     ]
@@ -37,7 +37,12 @@ def test_search_by_machine_id_or_name(fleet, operator_client):
     assert listed_ids(both) == sorted([fleet.running.machine_id, fleet.pending.machine_id])
     narrowed = operator_client.get(admin_url("machine"), {"q": fleet.pending.machine_id, "status": "running"})
     assert listed_ids(narrowed) == []
-    assert listed_ids(operator_client.get(admin_url("machine"), {"q": "i-0aaaa"})) == []  # exact, not partial
+    # The start of an id, a host name or an IP address finds every machine it begins.
+    every = sorted(m.machine_id for m in fleet.repos.machines.get_all() if m.machine_id.startswith("i-0aaaa"))
+    assert every and listed_ids(operator_client.get(admin_url("machine"), {"q": "i-0aaaa"})) == every
+    assert listed_ids(operator_client.get(admin_url("machine"), {"q": "ip-10-0-0-1"})) == [fleet.running.machine_id]
+    assert listed_ids(operator_client.get(admin_url("machine"), {"q": "10.0.0.1"})) == [fleet.running.machine_id]
+    assert listed_ids(operator_client.get(admin_url("machine"), {"q": "i-0zzz"})) == []
 
 
 def test_change_status_ips_and_name_reconciles_the_request(fleet, operator_client):

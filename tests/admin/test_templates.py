@@ -73,9 +73,11 @@ def test_a_bad_filter_value_is_an_error_message_not_a_crash(fleet, operator_clie
     assert operator_client.get(unknown["Location"]).status_code == 200
 
 
-def test_search_finds_a_template_by_exact_id(fleet, operator_client):
+def test_search_finds_templates_by_the_start_of_their_id(fleet, operator_client):
     assert listed_ids(operator_client.get(admin_url("template"), {"q": "tpl-spot"})) == ["tpl-spot"]
-    assert listed_ids(operator_client.get(admin_url("template"), {"q": "tpl"})) == []
+    every = sorted(t.template_id for t in fleet.repos.templates.get_all())
+    assert listed_ids(operator_client.get(admin_url("template"), {"q": "tpl"})) == every
+    assert listed_ids(operator_client.get(admin_url("template"), {"q": "Spot"})) == []  # ids are case-sensitive
     # Search and filters together.
     assert listed_ids(operator_client.get(admin_url("template"), {"q": "tpl-spot", "enabled": "false"})) == []
 

@@ -58,10 +58,14 @@ def test_creates_the_four_tables_with_their_indexes_then_leaves_them_alone(moto_
     # whole items only on the sharded status index a sync pass reads.
     pending = {"pending-events": "KEYS_ONLY"}  # items holding events not moved to the history yet
     assert table_indexes(client, tables["templates"]) == pending
-    assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY", **pending}
+    search = {"search-id": "KEYS_ONLY"}  # prefix search (docs/storage-design.md)
+    assert table_indexes(client, tables["requests"]) == {"status-keys": "KEYS_ONLY", **pending, **search}
     assert table_indexes(client, tables["history"]) == {"by-month": "ALL"}
     assert table_indexes(client, tables["machines"]) == {
         **pending,
+        **search,
+        "search-name": "KEYS_ONLY",
+        "search-ip": "KEYS_ONLY",
         "status-shard": "ALL",
         "request-id-keys": "KEYS_ONLY",
         "return-request-id-keys": "KEYS_ONLY",

@@ -195,7 +195,15 @@ def test_tables_have_the_documented_keys_and_indexes(repos, backend_settings):
 
     requests, request_indexes = describe("requests")
     assert requests["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
-    assert request_indexes == {"status-keys": ([("status", "HASH"), ("created_at", "RANGE")], "KEYS_ONLY"), **pending}
+
+    def search(field):  # prefix search: begins_with on the field, per shard
+        return ([("search_shard", "HASH"), (field, "RANGE")], "KEYS_ONLY")
+
+    assert request_indexes == {
+        "status-keys": ([("status", "HASH"), ("created_at", "RANGE")], "KEYS_ONLY"),
+        "search-id": search("request_id"),
+        **pending,
+    }
 
     machines, machine_indexes = describe("machines")
     assert machines["KeySchema"] == [{"AttributeName": "machine_id", "KeyType": "HASH"}]
@@ -204,6 +212,9 @@ def test_tables_have_the_documented_keys_and_indexes(repos, backend_settings):
         "request-id-keys": ([("request_id", "HASH")], "KEYS_ONLY"),
         "return-request-id-keys": ([("return_request_id", "HASH")], "KEYS_ONLY"),
         "name-keys": ([("name", "HASH")], "KEYS_ONLY"),
+        "search-id": search("machine_id"),
+        "search-name": search("name"),
+        "search-ip": search("private_ip_address"),
         **pending,
     }
 

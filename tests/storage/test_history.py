@@ -300,3 +300,50 @@ def test_a_unit_of_work_moves_its_events_in_batches(repos):
     # 30 changes, then their 30 events in ceil(30/25) batch writes and 30 clean-ups.
     assert dict(counted.calls) == {"UpdateItem": 60, "BatchWriteItem": 2}
     assert all(len(events_of(repos.machines, m.machine_id)) == 2 for m in machines)
+
+
+# -- prefix search (it lives beside the history: both are new in this version) -------------
+
+
+@pytest.mark.reads_index
+def test_search_finds_by_prefix_of_id_host_name_and_ip_address(repos):
+    [
+        repos.machines.save(
+            aggregates.machine("i-0abc1", name="ip-10-0-3-7.ec2.internal", private_ip_address="10.0.3.7")
+        ),
+        repos.machines.save(aggregates.machine("i-0abc2", name="gpu-node-1", private_ip_address="10.0.4.1")),
+        repos.machines.save(aggregates.machine("i-0def3", name="gpu-node-2", private_ip_address="10.0.3.9")),
+    ]
+
+    def found(prefix, limit=50):
+        return [m.machine_id for m in repos.machines.search(prefix, limit=limit)]
+
+    assert found("i-0abc") == ["i-0abc1", "i-0abc2"]
+    assert found("gpu-") == ["i-0abc2", "i-0def3"]
+    assert found("10.0.3") == ["i-0abc1", "i-0def3"]
+    assert found("i-0abc", limit=1) == ["i-0abc1"]
+    assert found("nothing") == []
+    request = repos.requests.save(aggregates.acquire_request())
+    assert [r.request_id for r in repos.requests.search(request.request_id[:12])] == [request.request_id]
+    repos.templates.save(aggregates.template("Spot-large"))
+    assert [t.template_id for t in repos.templates.search("Spot")] == ["Spot-large"]
+
+
+def test_search_refuses_a_bad_prefix(repos):
+    with pytest.raises(InvalidFilter, match="search: must be 1-100 characters"):
+        repos.machines.search("")
+    with pytest.raises(InvalidFilter, match="limit"):
+        repos.machines.search("i-", limit=0)
+
+
+@on_dynamodb
+def test_search_is_index_queries_whatever_the_fleet(repos):
+    from tests.support.dynamodb_calls import count_dynamodb_calls
+
+    aggregates.bulk_save(repos.machines, [aggregates.machine() for _ in range(40)])
+    repos.machines.save(aggregates.machine("i-0feed", name="feed-1"))
+    with count_dynamodb_calls(repos.machines) as counted:
+        assert [m.machine_id for m in repos.machines.search("i-0fee")] == ["i-0feed"]
+
+    # Three searched fields x four shards, then the one match read consistently; no Scan.
+    assert dict(counted.calls) == {"Query": 12, "BatchGetItem": 1}

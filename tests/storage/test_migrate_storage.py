@@ -21,9 +21,12 @@ from tests.support.v1_storage import create_v1_tables, delete_tables, put_v1_fle
 
 V2_INDEXES = {
     "templates": {"pending-events": "KEYS_ONLY"},
-    "requests": {"status-keys": "KEYS_ONLY", "pending-events": "KEYS_ONLY"},
+    "requests": {"status-keys": "KEYS_ONLY", "pending-events": "KEYS_ONLY", "search-id": "KEYS_ONLY"},
     "machines": {
         "pending-events": "KEYS_ONLY",
+        "search-id": "KEYS_ONLY",
+        "search-name": "KEYS_ONLY",
+        "search-ip": "KEYS_ONLY",
         "status-shard": "ALL",
         "request-id-keys": "KEYS_ONLY",
         "return-request-id-keys": "KEYS_ONLY",
