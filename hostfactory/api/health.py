@@ -54,9 +54,12 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
 
 
 def check_storage() -> None:
-    """One key read per repository: the cheapest call that proves each table answers."""
-    for repository in get_repositories().all():
+    """One key read per table: the cheapest call that proves each answers (the history's too:
+    without it every change's event would stay on its item)."""
+    repos = get_repositories()
+    for repository in repos.all():
         repository.get_by_id(PROBE_ID)
+    repos.history.last_pass(PROBE_ID)
 
 
 def check_database() -> None:

@@ -84,3 +84,14 @@ def test_a_provision_pass_records_its_launches_as_the_provisioner_and_its_sync_a
         {"running": {"RunInstances": 1}},
         {"in_progress": {"acquire": 1}},
     )
+
+
+@pytest.mark.parametrize("backend_settings", ["moto"], indirect=True)
+def test_a_missing_history_table_makes_health_a_503(storage, anonymous, settings):
+    """Without it every change's event would stay on its item: the service is not healthy."""
+    storage.history.delete_table()
+
+    response = anonymous.get("/api/v1/health/")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"] == "unavailable"
