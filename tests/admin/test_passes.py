@@ -161,3 +161,15 @@ def test_the_panel_and_chart_read_the_pass_records_only(storage, viewer_client, 
     assert history.calls["GetItem"] == 2  # the last successful provision and sync
     assert history.reads_by_index["table"] <= 2  # the chart's query (a second page at most), Recent actions' none
     assert history.items_read <= 2 + 145 + 11  # the two, the day's records, Recent actions'
+
+
+@pytest.mark.parametrize("value", [0, -300, "300s"])
+def test_a_sync_interval_that_is_no_interval_stops_the_service(settings, value):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.HOSTFACTORY_SYNC_INTERVAL = value
+    with pytest.raises(
+        SystemCheckError, match=r"HOSTFACTORY_SYNC_INTERVAL must be a whole number of seconds, 1 or more"
+    ):
+        call_command("check")
