@@ -91,8 +91,9 @@ class PassCollector(Collector):
         last = {name: history.last_pass(name) for name in PASSES}
         age = GaugeMetricFamily(
             "hostfactory_last_pass_age_seconds",
-            "Seconds since the last successful pass ended, as of the last pass: provision (manage.py "
-            "provision) or sync (manage.py sync_machines); absent when it never ran.",
+            "Seconds from the end of the last successful pass to this scrape, as of the last pass "
+            "record: provision (manage.py provision) or sync (manage.py sync_machines); absent when "
+            "it never ran.",
             labels=["pass"],
         )
         now = utcnow()
