@@ -254,9 +254,12 @@ def test_the_console_triages_at_1400_px_and_asks_before_terminating(fleet, live_
     assert page.csp_violations == [], page.csp_violations
 
 
-def test_the_index_shows_the_passes_and_a_day_of_live_machines(fleet, live_server, browser_user, chromium_page):
+def test_the_index_shows_the_passes_and_a_day_of_live_machines(
+    fleet, live_server, browser_user, chromium_page, settings
+):
     from playwright.sync_api import expect
 
+    settings.HOSTFACTORY_PROVIDER = "aws"  # this service launches: a provision pass is due every 30 s
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     now = utcnow()
     # A provision pass every 10 minutes for the last 6 hours, the fleet growing from 12 to 30;

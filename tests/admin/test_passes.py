@@ -16,6 +16,12 @@ from hostfactory.fleet.passes import record_pass
 from tests.support.dynamodb_calls import count_dynamodb_calls
 
 
+@pytest.fixture(autouse=True)
+def _launching(settings):
+    """This service launches hosts itself: a provision pass is due every interval."""
+    settings.HOSTFACTORY_PROVIDER = "aws"
+
+
 def recorded(monkeypatch, repos, name: str, at: datetime, live: dict | None = None, errors: int = 0):
     """A pass of kind ``name`` that ended at ``at``, having counted ``live`` {template: n} running."""
     monkeypatch.setattr(fleet_passes, "utcnow", lambda: at)
@@ -70,6 +76,16 @@ def test_a_failed_pass_is_not_the_last_successful_one(storage, viewer_client, mo
     recorded(monkeypatch, storage, "provision", now - timedelta(seconds=5), {"tpl-a": 2}, errors=1)
     provision = pass_row(viewer_client.get("/admin/").content.decode(), "provision")
     assert display_time(good.at) in provision and "stale" in provision
+
+
+def test_without_a_launching_provider_no_provision_pass_is_due(storage, viewer_client, settings):
+    settings.HOSTFACTORY_PROVIDER = "none"  # `manage.py provision` refuses to run
+    page = viewer_client.get("/admin/").content.decode()
+    provision = pass_row(page, "provision")
+    assert '<tr class="pass-provision">' in provision and "stale" not in provision
+    assert '<td class="at">never</td>' in provision
+    assert "not run here: HOSTFACTORY_PROVIDER launches nothing" in provision
+    assert '<tr class="pass-sync stale">' in pass_row(page, "sync")  # sync_machines still is
 
 
 def polylines(section: str) -> list[list[tuple[float, float]]]:
