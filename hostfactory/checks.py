@@ -42,3 +42,13 @@ def check_return_claims_per_call(app_configs, **kwargs):
         return []
     problem = f"HOSTFACTORY_RETURN_CLAIMS_PER_CALL must be a whole number 1..10000, got {value!r}"
     return [checks.Error(problem, id="hostfactory.E004")]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_sync_interval(app_configs, **kwargs):
+    """The console flags a sync pass stale after 3 of these: 0 or less would flag every one."""
+    value = getattr(settings, "HOSTFACTORY_SYNC_INTERVAL", 300)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return []
+    problem = f"HOSTFACTORY_SYNC_INTERVAL must be a whole number of seconds, 1 or more, got {value!r}"
+    return [checks.Error(problem, id="hostfactory.E005")]

@@ -3,7 +3,8 @@
 Its own registry, not prometheus_client's global one, so nothing a library registers leaks in
 and each test reads what the service counted. Capacity is read from the templates' ledgers
 at scrape time (one read of the small templates table, never a scan of machines or
-requests); operation latency and storage calls are counted in this process as they happen.
+requests); machines and requests by status from the last passes' records (two key reads);
+operation latency and storage calls are counted in this process as they happen.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from hostfactory.domain import utcnow
 from hostfactory.errors import HostFactoryError, StorageUnavailable
 from hostfactory.storage import get_repositories
 from hostfactory.storage.base import call_observers
+from hostfactory.storage.history import PASSES, PassRecord
 
 logger = logging.getLogger("hostfactory.metrics")
 FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP")
@@ -74,7 +77,62 @@ class CapacityCollector(Collector):
         yield family
 
 
-REGISTRY.register(CapacityCollector())
+# Which passes count what: both count the live machines; only provision counts the active
+# requests (a sync record's empty requests mean "not counted", not "none").
+COUNTED_BY = {"machines": PASSES, "requests": ("provision",)}
+
+
+class PassCollector(Collector):
+    """Machines and requests by status as the newest successful pass that counted them left
+    them, and each pass's age: the passes' last records, one key read each."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        history = get_repositories().history
+        last = {name: history.last_pass(name) for name in PASSES}
+        age = GaugeMetricFamily(
+            "hostfactory_last_pass_age_seconds",
+            "Seconds from the end of the last successful pass to this scrape, as of the last pass "
+            "record: provision (manage.py provision) or sync (manage.py sync_machines); absent when "
+            "it never ran.",
+            labels=["pass"],
+        )
+        now = utcnow()
+        for name, record in last.items():
+            if record is not None:
+                age.add_metric([name], (now - record.at).total_seconds())
+        yield _counted(
+            "hostfactory_machines",
+            "Live machines by status and template, as of the last pass (provision or sync, whichever "
+            "ended last); absent before any pass.",
+            ["status", "template_id"],
+            _newest(last, COUNTED_BY["machines"]),
+            "machines",
+        )
+        yield _counted(
+            "hostfactory_requests",
+            "Active requests by status and type, as of the last pass that counts them (provision); absent before any.",
+            ["status", "request_type"],
+            _newest(last, COUNTED_BY["requests"]),
+            "requests",
+        )
+        yield age
+
+
+def _newest(last: dict[str, PassRecord | None], names: tuple[str, ...]) -> PassRecord | None:
+    return max((last[name] for name in names if last[name] is not None), key=lambda r: r.at, default=None)
+
+
+def _counted(name: str, documentation: str, labels: list[str], record: PassRecord | None, what: str):
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for outer, by_inner in (getattr(record, what) if record else {}).items():
+        for inner, number in by_inner.items():
+            family.add_metric([outer, inner], number)
+    return family
+
+
+SCRAPED = (CapacityCollector, PassCollector)  # read from storage at each scrape
+for collector in SCRAPED:
+    REGISTRY.register(collector())
 
 
 def count_storage_call(call: str, error: BaseException | None) -> None:
@@ -119,7 +177,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         body = generate_latest(_registry())
     except StorageUnavailable as error:
         logger.warning("metrics: storage unavailable: %s", error)
-        return _error(503, error.code, "Storage unavailable; the capacity ledgers could not be read. Try again.")
+        return _error(
+            503, error.code, "Storage unavailable; the capacity ledgers or pass records could not be read. Try again."
+        )
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -130,7 +190,8 @@ def _registry() -> CollectorRegistry:
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    registry.register(CapacityCollector())
+    for collector in SCRAPED:
+        registry.register(collector())
     return registry
 
 

@@ -270,6 +270,9 @@ HOSTFACTORY_JSON_MAX_DEPTH = env.int("HOSTFACTORY_JSON_MAX_DEPTH", default=64)
 # -- Provisioning (HOSTFACTORY_PROVIDER=aws; ``manage.py provision``; README "AWS provisioning") ---
 # Seconds between two passes of ``manage.py provision`` without --once.
 HOSTFACTORY_PROVISION_INTERVAL = env.int("HOSTFACTORY_PROVISION_INTERVAL", default=30)
+# Seconds between two runs of ``manage.py sync_machines`` as scheduled (cron: */5). The
+# console flags a pass stale once it is three intervals old.
+HOSTFACTORY_SYNC_INTERVAL = env.int("HOSTFACTORY_SYNC_INTERVAL", default=300)
 # Seconds after which a claimed request with no launch recorded (its provisioner died) is
 # taken over by another run, which first looks for what was launched before launching.
 HOSTFACTORY_PROVISION_CLAIM_TIMEOUT = env.int("HOSTFACTORY_PROVISION_CLAIM_TIMEOUT", default=600)

@@ -8,14 +8,19 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+import hostfactory.fleet.passes as fleet_passes
+from hostfactory.domain import utcnow
 from hostfactory.errors import StorageUnavailable, VersionConflict
 from hostfactory.fleet.machines import machine_update_status
+from hostfactory.fleet.passes import machine_counts, record_pass, request_counts
+from hostfactory.fleet.requests import request_create_return
 from tests.api.fixtures import add_acquire, add_template, anonymous, launch, plugin  # noqa: F401
 from tests.support import aggregates
 from tests.support.dynamodb_calls import count_dynamodb_calls
@@ -56,6 +61,44 @@ def storage_calls(samples: dict, operation: str, outcome: str = "ok") -> float:
     return samples.get(("hostfactory_storage_calls_total", labels), 0.0)
 
 
+def gauge(samples: dict, name: str, outer: str, inner: str) -> dict[tuple[str, str], float]:
+    """The samples of ``name`` by its two labels."""
+    return {
+        (dict(labels)[outer], dict(labels)[inner]): value
+        for (sample, labels), value in samples.items()
+        if sample == name
+    }
+
+
+def machines_gauge(samples: dict) -> dict[tuple[str, str], float]:
+    return gauge(samples, "hostfactory_machines", "status", "template_id")
+
+
+def requests_gauge(samples: dict) -> dict[tuple[str, str], float]:
+    return gauge(samples, "hostfactory_requests", "status", "request_type")
+
+
+def pass_ages(samples: dict) -> dict[str, float]:
+    return {
+        dict(labels)["pass"]: value for (name, labels), value in samples.items() if name.endswith("pass_age_seconds")
+    }
+
+
+def flat(counts: dict[str, dict[str, int]]) -> dict[tuple[str, str], int]:
+    return {(outer, inner): n for outer, by_inner in counts.items() for inner, n in by_inner.items()}
+
+
+def a_pass(repos, name: str, *, at=None, errors: int = 0, requests: bool = True):
+    """A pass of kind ``name`` that counted the fleet as it is now (and ended at ``at``)."""
+    live = [m for m in repos.machines.get_all() if m.is_live]
+    counted = request_counts(repos.requests.get_active_requests()) if requests else {}
+    if at is None:
+        return record_pass(repos, name, errors=errors, machines=machine_counts(live), requests=counted)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fleet_passes, "utcnow", lambda: at)
+        return record_pass(repos, name, errors=errors, machines=machine_counts(live), requests=counted)
+
+
 def operation_count(samples: dict, operation: str) -> float:
     return samples.get(("hostfactory_operation_seconds_count", (("operation", operation),)), 0.0)
 
@@ -94,6 +137,84 @@ def test_capacity_follows_a_machine_that_stops_living(storage, client):
     assert capacity(scrape(client))[("tpl", "used")] == 1
     machine_update_status(repos=storage, machine_id=machine.machine_id, status="terminated")
     assert capacity(scrape(client))[("tpl", "used")] == 0
+
+
+def a_fleet(storage) -> None:
+    """Two templates: tpl with 3 running and 1 pending of an acquire request; tpl-b with 2
+    running and a return request for one of them."""
+    add_template(storage, "tpl", max_number=10)
+    add_template(storage, "tpl-b", max_number=-1)
+    asked = add_acquire(storage, "tpl", count=5)
+    launch(storage, asked, count=3)
+    launch(storage, asked, count=1, status="pending")
+    done = launch(storage, add_acquire(storage, "tpl-b", count=2))
+    request_create_return(repos=storage, machines=done[:1])
+
+
+def test_machine_and_request_gauges_are_the_last_pass_record(storage, client):
+    a_fleet(storage)
+    record = a_pass(storage, "provision")
+    assert storage.history.last_pass("provision") == record  # what the gauges must show
+
+    samples = scrape(client)
+
+    assert machines_gauge(samples) == flat(record.machines)
+    assert requests_gauge(samples) == flat(record.requests)
+    # What an operator would see: the fleet above, as the pass counted it.
+    assert machines_gauge(samples) == {("running", "tpl"): 3, ("pending", "tpl"): 1, ("running", "tpl-b"): 2}
+    # tpl's acquire waits for one more host; tpl-b's is complete; the return is under way.
+    assert requests_gauge(samples) == {("in_progress", "acquire"): 1, ("in_progress", "return"): 1}
+    assert 0 <= pass_ages(samples)["provision"] < 5
+    assert "sync" not in pass_ages(samples)  # never ran
+
+
+def test_the_gauges_stay_as_of_the_last_pass_not_the_store(storage, client):
+    a_fleet(storage)
+    a_pass(storage, "provision")
+    before = scrape(client)
+    launch(storage, add_acquire(storage, "tpl", count=2))  # after the pass: not counted yet
+    after = scrape(client)
+    assert machines_gauge(after) == machines_gauge(before)
+    assert requests_gauge(after) == requests_gauge(before)
+    a_pass(storage, "provision")
+    assert machines_gauge(scrape(client))[("running", "tpl")] == 5
+
+
+def test_a_newer_sync_pass_gives_the_machines_and_the_provision_pass_the_requests(storage, client):
+    a_fleet(storage)
+    provision = a_pass(storage, "provision", at=utcnow() - timedelta(minutes=2))
+    machine_update_status(
+        repos=storage, machine_id=storage.machines.get_by_status("pending")[0].machine_id, status="running"
+    )
+    sync = a_pass(storage, "sync", requests=False)  # sync_machines counts no request
+
+    samples = scrape(client)
+
+    assert machines_gauge(samples) == flat(sync.machines) != flat(provision.machines)
+    assert machines_gauge(samples)[("running", "tpl")] == 4
+    assert requests_gauge(samples) == flat(provision.requests) != {}
+    ages = pass_ages(samples)
+    assert 115 <= ages["provision"] < 125 and 0 <= ages["sync"] < 5
+
+
+def test_a_failed_pass_changes_no_gauge(storage, client):
+    a_fleet(storage)
+    good = a_pass(storage, "provision", at=utcnow() - timedelta(seconds=30))
+    launch(storage, add_acquire(storage, "tpl", count=2))
+    a_pass(storage, "provision", errors=2)
+    samples = scrape(client)
+    assert machines_gauge(samples) == flat(good.machines)
+    assert 25 <= pass_ages(samples)["provision"] < 35
+
+
+def test_before_any_pass_the_pass_gauges_are_absent_and_say_what_they_are(storage, client):
+    add_template(storage, "tpl")
+    response = client.get("/metrics")
+    families = {family.name: family for family in text_string_to_metric_families(response.content.decode())}
+    for name in ("hostfactory_machines", "hostfactory_requests", "hostfactory_last_pass_age_seconds"):
+        assert families[name].type == "gauge"
+        assert families[name].samples == []
+        assert "as of the last pass" in families[name].documentation
 
 
 def test_the_histogram_counts_a_get_request_status_call(storage, plugin, client):  # noqa: F811
@@ -139,7 +260,7 @@ def test_storage_down_is_a_json_503_and_is_counted(storage, client, monkeypatch)
     response = client.get("/metrics")
     assert response.status_code == 503
     assert response.json() == {
-        "detail": "Storage unavailable; the capacity ledgers could not be read. Try again.",
+        "detail": "Storage unavailable; the capacity ledgers or pass records could not be read. Try again.",
         "code": "storage_unavailable",
     }
     monkeypatch.undo()
@@ -227,12 +348,31 @@ def test_a_scrape_reads_the_templates_table_once_whatever_the_fleet(storage, cli
     assert every.items_read == 2
 
 
+@pytest.mark.parametrize("backend_settings", ["moto"], indirect=True)
+def test_the_pass_gauges_are_two_key_reads_of_the_history(storage, client):
+    a_fleet(storage)
+    record = a_pass(storage, "provision")
+    a_pass(storage, "sync", requests=False)
+    aggregates.bulk_save(storage.machines, [aggregates.machine(template_id="tpl") for _ in range(100)])
+    with (
+        count_dynamodb_calls(storage.machines, storage.requests) as fleet,
+        count_dynamodb_calls(storage.history) as history,
+    ):
+        samples = scrape(client)
+    assert requests_gauge(samples) == flat(record.requests)
+    assert fleet.total == 0  # neither machines nor requests are read
+    assert dict(history.calls) == {"GetItem": 2}
+    assert history.items_read == 2
+
+
 # -- the dashboard --------------------------------------------------------------------------
 
 
 def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(storage, plugin, client):  # noqa: F811
     plugin.post("/api/v1/hostfactory/getRequestStatus", {"requests": [{"requestId": "req-x"}]}, format="json")
-    add_template(storage, "tpl")
+    a_fleet(storage)
+    a_pass(storage, "provision")
+    a_pass(storage, "sync", requests=False)
     exposed = {name for name, _labels in scrape(client)}
 
     dashboard = json.loads(DASHBOARD.read_text())
@@ -245,6 +385,9 @@ def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(storage,
         "hostfactory_template_capacity",
         "hostfactory_operation_seconds",
         "hostfactory_storage_calls",
+        "hostfactory_machines",
+        "hostfactory_requests",
+        "hostfactory_last_pass_age_seconds",
     }
     assert any("histogram_quantile(0.99" in query for query in queries)
     assert any("histogram_quantile(0.5" in query for query in queries)

@@ -2,9 +2,9 @@
 query the admin handles as a QuerySet), ``changelist`` (sidebar filters from the filter
 declarations, cursor paging), ``model_admin`` (RepositoryModelAdmin), ``forms`` (the
 aggregate forms' base), ``display`` (list cells and links), ``dashboard`` (the triage panels
-on the index page). Importing it names the console on Django's admin site (header, tab
-titles, the index's title), so no page says "Django administration", and gives the lists
-the page's width (no navigation sidebar)."""
+on the index page), ``passes`` (its passes panel and 24-hour chart). Importing it names the
+console on Django's admin site (header, tab titles, the index's title), so no page says
+"Django administration", and gives the lists the page's width (no navigation sidebar)."""
 
 from django.contrib import admin
 

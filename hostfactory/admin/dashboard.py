@@ -3,12 +3,14 @@
 - each template's capacity: live hosts, hosts reserved by active requests, its limit;
 - active requests waiting longer than expected or close to their deadline;
 - machines being returned (live machines an active return holds), with that return;
-- machines lost outside Host Factory (stopped, terminated or failed with no return).
+- machines lost outside Host Factory (stopped, terminated or failed with no return);
+- the last successful provision and sync pass, and live machines over 24 hours (passes.py).
 
 Each panel reads only what it shows, so its cost grows with its answer, never with the
 fleet: the capacity ledgers (one read of the small templates table), the active requests
 (the status index, then the requests themselves), the machines the active returns name (one
-batch read per 100), and the machines in the lost statuses (the status index). Read once and
+batch read per 100), the machines in the lost statuses (the status index), and the pass
+records (two key reads and a query of at most 144 records). Read once and
 cached briefly, so a busy index page does not repeat it.
 """
 
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
+from hostfactory.admin.passes import LiveChart, PassAge, live_chart, pass_ages
 from hostfactory.domain import utcnow
 from hostfactory.fleet.progress import requests_with_machines
 from hostfactory.storage import current_config, get_repositories
@@ -90,6 +93,8 @@ class FleetCounts:
     returning: list[ReturningMachine]
     lost: list[Machine]
     lost_count: int
+    passes: list[PassAge]
+    chart: LiveChart
     read_at: datetime
 
 
@@ -114,6 +119,8 @@ def _count(now: datetime) -> FleetCounts:
         returning=_returning(repos, active),
         lost=lost[:LOST_SHOWN],
         lost_count=len(lost),
+        passes=pass_ages(repos.history, now),
+        chart=live_chart(repos.history, now),
         read_at=now,
     )
 

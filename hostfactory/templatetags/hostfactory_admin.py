@@ -11,6 +11,7 @@ from django.urls import reverse
 from hostfactory.admin import display
 from hostfactory.admin.dashboard import CACHE_SECONDS, LATE_SHARE, NEAR_DEADLINE_SHARE, fleet_counts
 from hostfactory.admin.history import recent_rows
+from hostfactory.admin.passes import FRAME, STALE_INTERVALS
 from hostfactory.anchors import ANCHORS, view_permission
 from hostfactory.errors import StorageUnavailable
 
@@ -53,6 +54,10 @@ def fleet_dashboard(context: template.Context) -> dict[str, Any]:
         "returning": counts.returning if shown["machine"] else None,
         "lost": counts.lost if shown["machine"] else None,
         "lost_count": counts.lost_count,
+        "passes": counts.passes,
+        "chart": counts.chart if shown["machine"] else None,
+        "frame": FRAME,
+        "stale_intervals": STALE_INTERVALS,
         "read_at": counts.read_at,
         "templates_url": reverse("admin:templates_app_template_changelist"),
         "requests_url": reverse("admin:requests_app_request_changelist"),

@@ -2,7 +2,8 @@
 driven by Playwright against pytest-django's live server, on the memory backend (the live
 server runs in a thread of this process, so it shares the test's data).
 
-Screenshots of the index, the lists, a History page and the confirmation page go to
+Screenshots of the index (its passes panel and 24-hour chart too), the lists, a History page
+and the confirmation page go to
 test-artifacts/admin-screenshots/ (gitignored).
 Outside CI a missing browser skips the test with the reason; in CI (CI=true) it fails.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import hostfactory.fleet.passes as fleet_passes
 from hostfactory.domain import utcnow
 from hostfactory.fleet.requests import request_create_return
 from machines_app.domain import MachineStatus
@@ -249,6 +251,44 @@ def test_the_console_triages_at_1400_px_and_asks_before_terminating(fleet, live_
     page.click("input.hf-confirm")
     expect(page.locator("ul.messagelist li.success")).to_contain_text("Set status terminated on 1 machine")
     assert repos.machines.get_by_id(fleet.pending.machine_id).status == MachineStatus.TERMINATED
+    assert page.csp_violations == [], page.csp_violations
+
+
+def test_the_index_shows_the_passes_and_a_day_of_live_machines(
+    fleet, live_server, browser_user, chromium_page, settings
+):
+    from playwright.sync_api import expect
+
+    settings.HOSTFACTORY_PROVIDER = "aws"  # this service launches: a provision pass is due every 30 s
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    now = utcnow()
+    # A provision pass every 10 minutes for the last 6 hours, the fleet growing from 12 to 30;
+    # the last one 5 minutes ago (stale: over 3 x 30 s); sync_machines never ran.
+    with pytest.MonkeyPatch.context() as patch:
+        for n in range(37):
+            patch.setattr(fleet_passes, "utcnow", lambda n=n: now - timedelta(minutes=5 + 10 * (36 - n)))
+            live = 12 + n // 2
+            fleet_passes.record_pass(
+                fleet.repos, "provision", errors=0, machines={"running": {"tpl-a": live}}, requests={}
+            )
+    page = chromium_page
+    log_in(page, live_server.url)
+    board = page.locator("#fleet-dashboard")
+    provision = board.locator(".fleet-passes tr.pass-provision")
+    expect(provision).to_have_class(re.compile(r"\bstale\b"))
+    expect(provision.locator("td.at")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+    expect(provision.locator("td.age")).to_have_text(re.compile(r"^5m 0\ds ago$"))
+    expect(board.locator(".fleet-passes tr.pass-sync td.at")).to_have_text("never")
+    chart = board.locator("figure.fleet-chart svg.live-chart")
+    expect(chart).to_have_attribute("aria-label", "live machines, last 24 h: 12 -> 30 (highest 30)")
+    expect(chart.locator("text.highest")).to_have_text("30")
+    # Drawn as laid out: the line spans the last quarter of the day, rising 60% of the plot.
+    box, line = chart.bounding_box(), chart.locator("polyline.live").bounding_box()
+    assert box["width"] > 300 and line["height"] > 0.4 * box["height"]  # 12 to 30 of 0 to 30
+    assert line["x"] > box["x"] + 0.7 * box["width"]
+    page.screenshot(path=SCREENSHOTS / "index-passes-chart.png", full_page=True)
+    board.locator(".fleet-passes").screenshot(path=SCREENSHOTS / "passes-panel.png")
+    board.locator("figure.fleet-chart").screenshot(path=SCREENSHOTS / "live-chart.png")
     assert page.csp_violations == [], page.csp_violations
 
 
