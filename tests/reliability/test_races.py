@@ -5,6 +5,7 @@ this process, must be what one caller at a time would have left."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import uuid
@@ -257,6 +258,38 @@ def test_racing_status_reports_never_mix(stack):
     assert not mixed, f"{len(mixed)} of {REPORT_TRIALS} machines mix two reports:\n" + "\n".join(mixed)
     assert stack.repos.templates.usage(template.template_id).used == len(bystander)
     print(orders)
+
+
+def test_racing_writers_of_one_machine_leave_each_change_with_exactly_one_event(stack):
+    """Every client process reports the same running machine several times at once (a new IP
+    address each time): each change carries its event in its own write, and each process's
+    move races the others' writes. Afterwards (one sweep, as a pass runs) the machine's history
+    has one event per version, each old value the previous one's new, and no item holds an
+    event still."""
+    template = stack.repos.templates.save(aggregates.template(unique("tpl-events"), max_number=-1))
+    [machine] = launched(stack.repos, template.template_id, 1)
+    repeats = 4
+    scripts = [
+        [
+            post(f"/api/v1/machines/{machine.machine_id}/status/", {"status": "running", "private_ip_address": ip})
+            for ip in (f"10.9.{client}.{n}" for n in range(repeats))
+        ]
+        for client in range(stack.clients.size)
+    ]
+    answers = stack.clients.round(scripts)
+    assert all(last(attempts)[0] == 200 for script in answers for attempts in script), answers
+
+    stack.repos.history.sweep()
+    stored = stack.repos.machines.get_by_id(machine.machine_id)
+    # Listed by the time each writer stamped; two processes' writes of the same moment may
+    # list either way round, and their versions give the order of the writes.
+    events = sorted(stack.repos.machines.history(machine.machine_id, limit=1000).items, key=lambda e: e.version)
+    assert [event.version for event in events] == list(range(1, stored.version + 1))
+    ips = [event.changes["private_ip_address"] for event in events if "private_ip_address" in event.changes]
+    assert all(older[1] == newer[0] for older, newer in itertools.pairwise(ips)), ips
+    assert ips[-1][1] == stored.private_ip_address
+    raw = stack.repos.machines.table.get_item(machine.machine_id, consistent_read=True)["Item"]
+    assert not [name for name in raw if name.startswith(("hfe.", "hfo.", "hf_pending"))]
 
 
 # -- 4. a return against sync_machines -------------------------------------------------------
