@@ -167,8 +167,6 @@ def keys_index(
 ) -> GlobalSecondaryIndex:
     """A keys-only GSI on ``field``: an index entry is written only when ``field`` (or the range
     key) changes, and a finder reads the items themselves afterwards, consistently."""
-    from pynamodb.attributes import UnicodeAttribute
-
     attrs = {
         "Meta": type("Meta", (), {"index_name": name, "projection": KeysOnlyProjection()}),
         field: UnicodeAttribute(hash_key=True),

@@ -111,9 +111,8 @@ def acting(channel: str, actor: str | Callable[[], str] = "", reason: str = "") 
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
     outer = _acting.get()
-    context = Acting(channel, actor, reason, moves=outer.moves if outer else [], lock=outer.lock if outer else None)
-    if context.lock is None:
-        context.lock = threading.Lock()
+    shared = {"moves": outer.moves, "lock": outer.lock} if outer else {}
+    context = Acting(channel, actor, reason, **shared)
     token = _acting.set(context)
     try:
         yield context
